@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+
+from console import views
+from orgs import views as org_views
+from orgs.forms import EmailAuthenticationForm
+
+urlpatterns = [
+    path("", org_views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path(
+        "accounts/login/",
+        login_not_required(
+            auth_views.LoginView.as_view(
+                authentication_form=EmailAuthenticationForm,
+                redirect_authenticated_user=True,
+            )
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", org_views.signup, name="signup"),
+    path("admin/", admin.site.urls),
+    path("", include("orgs.urls")),
+    path("", include("oauthapps.urls")),
+]

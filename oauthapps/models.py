@@ -1,0 +1,158 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from oauth2_provider.models import AbstractApplication
+
+from orgs.models import Organization
+
+TTL_MIN_MINUTES = 1
+TTL_MAX_MINUTES = 300
+TTL_DEFAULT_MINUTES = 30
+
+
+class OAuthApp(AbstractApplication):
+    """A registered OAuth client. The toolkit's Application, swapped in from the first migration.
+
+    `organization` is the owning org (where it was created and is managed); the orgs it was
+    *added to* are its `grants`.
+    """
+
+    class AppType(models.TextChoices):
+        SERVER_TO_SERVER = "server_to_server", "Server to server app"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="owned_apps"
+    )
+    app_type = models.CharField(
+        max_length=32, choices=AppType.choices, default=AppType.SERVER_TO_SERVER
+    )
+    description = models.TextField(blank=True, max_length=1000)
+    access_token_ttl_minutes = models.PositiveSmallIntegerField(
+        default=TTL_DEFAULT_MINUTES,
+        validators=[
+            MinValueValidator(TTL_MIN_MINUTES),
+            MaxValueValidator(TTL_MAX_MINUTES),
+        ],
+        verbose_name="access token TTL (minutes)",
+    )
+    scopes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Scope tokens, e.g. org:member svc:compute:viewer.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    is_disabled = models.BooleanField(
+        default=False,
+        help_text="A disabled app gets invalid_client at the token endpoint.",
+    )
+    secret_created_at = models.DateTimeField(null=True, blank=True)
+    previous_client_secret = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Hash of the secret still valid during a rotation overlap.",
+    )
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    tokens_revoked_before = models.DateTimeField(
+        null=True, blank=True, help_text="Tokens issued before this are revoked."
+    )
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        verbose_name = "OAuth app"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="unique_app_name_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.client_id
+
+
+class AppGrant(models.Model):
+    """The app was added to this organization, with the scopes granted there (a snapshot)."""
+
+    app = models.ForeignKey(OAuthApp, on_delete=models.CASCADE, related_name="grants")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="app_grants"
+    )
+    scopes = models.JSONField(default=list, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "organization grant"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "organization"], name="unique_app_grant"
+            )
+        ]
+        ordering = ["organization__name"]
+
+    def __str__(self) -> str:
+        return f"{self.app} in {self.organization}"
+
+
+class IssuedToken(models.Model):
+    """One row per access token issued: what introspection, revocation and usage read.
+
+    The token itself (a signed JWT) is never stored; its `jti` is the key.
+    """
+
+    jti = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name="JWT ID"
+    )
+    app = models.ForeignKey(
+        OAuthApp, on_delete=models.CASCADE, related_name="issued_tokens"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.TextField()
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "access token"
+        ordering = ["-issued_at"]
+        indexes = [
+            models.Index(fields=["app", "issued_at"], name="issuedtoken_app_issued")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.jti)
+
+
+class SigningKey(models.Model):
+    """An RS256 key pair for signing access tokens. The newest unretired key signs; the JWKS
+    publishes every key until the tokens it signed have expired."""
+
+    kid = models.CharField(max_length=64, primary_key=True)
+    private_key_pem = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a newer key took over signing."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.kid

@@ -1,0 +1,70 @@
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from orgs import services
+from orgs.models import Membership, Organization, OrganizationService, Service
+
+DEMO_PASSWORD = "demo-console-password"
+OWNER_EMAIL = "owner@demo.example"
+PEOPLE = [
+    ("admin@demo.example", Membership.Role.ADMIN, False),
+    ("dev@demo.example", Membership.Role.MEMBER, True),
+    ("member@demo.example", Membership.Role.MEMBER, False),
+]
+ORGS = [
+    ("Acme Production", ["compute", "object-storage", "networking", "log-analytics"]),
+    ("Acme Sandbox", ["compute", "billing"]),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent): a demo Owner, two organizations, members and services. DEBUG only."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        if not settings.DEBUG:
+            raise CommandError(
+                "demo_data only runs with DJANGO_DEBUG=true: it creates accounts with a known password."
+            )
+        owner = self._user(OWNER_EMAIL, staff=True)
+        for org_name, service_slugs in ORGS:
+            org = Organization.objects.filter(
+                name=org_name, memberships__user=owner
+            ).first()
+            if org is None:
+                org = services.org_create(name=org_name, created_by=owner)
+            for slug in service_slugs:
+                service = Service.objects.filter(slug=slug).first()
+                if (
+                    service
+                    and not OrganizationService.objects.filter(
+                        organization=org, service=service
+                    ).exists()
+                ):
+                    services.organization_service_add(
+                        org=org, service=service, added_by=owner
+                    )
+            for email, role, is_developer in PEOPLE:
+                Membership.objects.get_or_create(
+                    organization=org,
+                    user=self._user(email),
+                    defaults={"role": role, "is_developer": is_developer},
+                )
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(
+            f"Sign in at http://127.0.0.1:8000/ as {OWNER_EMAIL} with password {DEMO_PASSWORD}"
+        )
+        self.stdout.write(
+            f"  (also {', '.join(email for email, _, _ in PEOPLE)}, same password; the owner may use /admin/)"
+        )
+
+    def _user(self, email: str, staff: bool = False) -> User:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User(username=email, email=email)
+            user.set_password(DEMO_PASSWORD)
+        user.is_staff = user.is_superuser = staff or user.is_staff
+        user.save()
+        return user

@@ -1,0 +1,191 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Organization(models.Model):
+    """A tenant. Its public id (`org_id`) is a UUID, so ids reveal nothing about other orgs."""
+
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name="org ID"
+    )
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    services = models.ManyToManyField(
+        "Service",
+        through="OrganizationService",
+        related_name="organizations",
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Administrator"
+        MEMBER = "member", "Member"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    is_developer = models.BooleanField(
+        default=False,
+        verbose_name="developer",
+        help_text="Lets a member create and manage OAuth apps.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"], name="unique_membership"
+            )
+        ]
+        ordering = ["organization__name", "user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.get_role_display()})"
+
+
+class Service(models.Model):
+    """A cloud service in the catalog. Its roles are the permission levels a scope can name."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceRole(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="roles")
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=255, blank=True)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Order from least to most privileged."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "slug"], name="unique_service_role"
+            )
+        ]
+        ordering = ["service__name", "position", "slug"]
+
+    def __str__(self) -> str:
+        return f"{self.service.name}: {self.name}"
+
+    @property
+    def scope(self) -> str:
+        return f"svc:{self.service.slug}:{self.slug}"
+
+
+class OrganizationService(models.Model):
+    """The organization contains (is subscribed to) the service."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="service_links"
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="organization_links"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "service"], name="unique_organization_service"
+            )
+        ]
+        verbose_name = "organization service"
+
+    def __str__(self) -> str:
+        return f"{self.service} in {self.organization}"
+
+
+class Notification(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    level = models.CharField(
+        max_length=16,
+        choices=[("info", "Info"), ("warning", "Warning")],
+        default="info",
+    )
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    link = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="A console path the notification points to.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class AuditEvent(models.Model):
+    """Who did what to which org, member or app, and when. Never holds secrets."""
+
+    organization = models.ForeignKey(
+        Organization, null=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(
+        max_length=254, blank=True, help_text="Who acted, kept if the user is deleted."
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}".strip()

@@ -1,0 +1,198 @@
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from orgs.models import (
+    AuditEvent,
+    Membership,
+    Notification,
+    Organization,
+    OrganizationService,
+    Service,
+)
+
+
+@transaction.atomic
+def org_create(*, name: str, created_by: User) -> Organization:
+    """Create an organization; its creator becomes its first Owner."""
+    org = Organization(name=name.strip())
+    org.full_clean()
+    org.save()
+    Membership.objects.create(
+        user=created_by, organization=org, role=Membership.Role.OWNER
+    )
+    audit_record(org=org, actor=created_by, action="org.create", target=org)
+    return org
+
+
+def notification_send(
+    *,
+    user: User,
+    title: str,
+    body: str = "",
+    org: Organization | None = None,
+    link: str = "",
+    level: str = "info",
+) -> Notification:
+    """Put a message in the user's notification center."""
+    notification = Notification(
+        user=user, organization=org, title=title, body=body, link=link, level=level
+    )
+    notification.full_clean()
+    notification.save()
+    return notification
+
+
+def notification_mark_read(*, notification: Notification) -> Notification:
+    """Mark one notification read (idempotent: the first read time is kept)."""
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def notifications_mark_all_read(*, user: User) -> int:
+    """Mark every unread notification of the user read; returns how many changed."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+def audit_record(
+    *,
+    org: Organization | None,
+    actor: User | None,
+    action: str,
+    target: object = None,
+    data: dict | None = None,
+) -> AuditEvent:
+    """Append an audit event. `data` must never carry secrets; callers pass ids, names and scopes only."""
+    target_type = type(target).__name__.lower() if target is not None else ""
+    return AuditEvent.objects.create(
+        organization=org,
+        actor=actor,
+        actor_label=getattr(actor, "email", "") or "",
+        action=action,
+        target_type=target_type,
+        target_id=str(getattr(target, "pk", "") or ""),
+        target_label=str(target or "")[:255],
+        data=data or {},
+    )
+
+
+def _ensure_an_owner_remains(*, org: Organization, leaving: Membership) -> None:
+    """Raise unless another Owner than `leaving` remains. Locks the org's owner rows first, so two
+    concurrent demotions cannot both pass."""
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(organization=org, role=Membership.Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    if leaving.role == Membership.Role.OWNER and set(owners) <= {leaving.pk}:
+        raise ValidationError(
+            "An organization must keep at least one Owner. Make someone else an Owner first."
+        )
+
+
+@transaction.atomic
+def membership_add(
+    *, org: Organization, email: str, role: str, is_developer: bool, added_by: User
+) -> Membership:
+    """Add an existing user (by email) to the org with a role."""
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        raise ValidationError(
+            {"email": "No user has signed up with this email address."}
+        )
+    if Membership.objects.filter(organization=org, user=user).exists():
+        raise ValidationError(
+            {"email": f"{user.email} is already a member of {org.name}."}
+        )
+    membership = Membership(
+        organization=org, user=user, role=role, is_developer=is_developer
+    )
+    membership.full_clean()
+    membership.save()
+    audit_record(
+        org=org,
+        actor=added_by,
+        action="member.add",
+        target=user,
+        data={"role": role, "is_developer": is_developer},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_change(
+    *, membership: Membership, role: str, is_developer: bool, changed_by: User
+) -> Membership:
+    """Change a member's role and Developer flag; the last Owner cannot be demoted."""
+    if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
+        _ensure_an_owner_remains(org=membership.organization, leaving=membership)
+    before = {"role": membership.role, "is_developer": membership.is_developer}
+    membership.role = role
+    membership.is_developer = is_developer
+    membership.full_clean()
+    membership.save(update_fields=["role", "is_developer"])
+    audit_record(
+        org=membership.organization,
+        actor=changed_by,
+        action="member.change",
+        target=membership.user,
+        data={"before": before, "after": {"role": role, "is_developer": is_developer}},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, removed_by: User) -> None:
+    """Remove a member; the last Owner cannot be removed."""
+    _ensure_an_owner_remains(org=membership.organization, leaving=membership)
+    audit_record(
+        org=membership.organization,
+        actor=removed_by,
+        action="member.remove",
+        target=membership.user,
+        data={"role": membership.role},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def organization_service_add(
+    *, org: Organization, service: Service, added_by: User
+) -> OrganizationService:
+    """Subscribe the org to a service (idempotent)."""
+    link, created = OrganizationService.objects.get_or_create(
+        organization=org, service=service, defaults={"added_by": added_by}
+    )
+    if created:
+        audit_record(org=org, actor=added_by, action="service.add", target=service)
+    return link
+
+
+@transaction.atomic
+def organization_service_remove(
+    *, org: Organization, service: Service, removed_by: User
+) -> None:
+    """Unsubscribe the org from a service (idempotent)."""
+    deleted, _ = OrganizationService.objects.filter(
+        organization=org, service=service
+    ).delete()
+    if deleted:
+        audit_record(org=org, actor=removed_by, action="service.remove", target=service)
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str) -> User:
+    """Create a person's account; the email is also the login name."""
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": "An account with this email already exists."})
+    user = User(username=email, email=email)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    return user

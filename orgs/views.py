@@ -1,0 +1,258 @@
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from console.http import AuthedRequest
+from orgs import selectors, services
+from orgs.forms import MemberAddForm, MemberChangeForm, OrganizationForm, SignupForm
+from orgs.models import Membership
+from orgs.permissions import (
+    Action,
+    can_assign_role,
+    can_manage_member,
+    membership_of,
+    org_access,
+)
+
+
+def home(request: AuthedRequest) -> HttpResponse:
+    """Send people to their active org, another org they belong to, or to create their first."""
+    memberships = selectors.memberships_for_user(user=request.user)
+    if not memberships:
+        return redirect("orgs:org_create")
+    active_id = request.session.get(selectors.ACTIVE_ORG_SESSION_KEY)
+    membership = next(
+        (m for m in memberships if str(m.organization_id) == active_id), memberships[0]
+    )
+    return redirect("orgs:org_overview", org_id=membership.organization_id)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signup(request: AuthedRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_create(**form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            login(request, user, backend="orgs.backends.EmailBackend")
+            messages.success(
+                request, "Welcome! Create your first organization to get started."
+            )
+            return redirect("orgs:org_create")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def org_create(request: AuthedRequest) -> HttpResponse:
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        org = services.org_create(
+            name=form.cleaned_data["name"], created_by=request.user
+        )
+        request.session[selectors.ACTIVE_ORG_SESSION_KEY] = str(org.pk)
+        messages.success(
+            request, f"Organization {org.name} created. You are its Owner."
+        )
+        return redirect("orgs:org_overview", org_id=org.pk)
+    return render(
+        request,
+        "orgs/org_create.html",
+        {"form": form, "is_first": not request.user.memberships.exists()},
+    )
+
+
+@require_POST
+def org_switch(request: AuthedRequest) -> HttpResponse:
+    membership = membership_of(request.user, request.POST.get("org_id", ""))
+    if membership is None:
+        raise Http404("No such organization.")
+    request.session[selectors.ACTIVE_ORG_SESSION_KEY] = str(membership.organization_id)
+    return redirect("orgs:org_overview", org_id=membership.organization_id)
+
+
+@require_http_methods(["GET"])
+@org_access(Action.ORG_VIEW)
+def org_overview(request: AuthedRequest, org_id: UUID) -> HttpResponse:
+    context = selectors.org_overview_counts(org=request.org)
+    return render(
+        request,
+        "orgs/org_overview.html",
+        {"org": request.org, "membership": request.membership, **context},
+    )
+
+
+@require_http_methods(["GET"])
+@org_access(Action.ORG_VIEW)
+def member_list(request: AuthedRequest, org_id: UUID) -> HttpResponse:
+    members = selectors.members_for_org(org=request.org)
+    rows = [(m, can_manage_member(request.membership, m)) for m in members]
+    return render(
+        request,
+        "orgs/member_list.html",
+        {
+            "org": request.org,
+            "rows": rows,
+            "add_form": MemberAddForm(),
+            "roles": Membership.Role.choices,
+        },
+    )
+
+
+@require_POST
+@org_access(Action.MEMBERS_MANAGE)
+def member_add(request: AuthedRequest, org_id: UUID) -> HttpResponse:
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        if not can_assign_role(request.membership, form.cleaned_data["role"]):
+            raise PermissionDenied("Only Owners can make someone an Owner.")
+        try:
+            membership = services.membership_add(
+                org=request.org, added_by=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"{membership.user.email} added as {membership.get_role_display()}.",
+            )
+            return redirect("orgs:member_list", org_id=org_id)
+    members = selectors.members_for_org(org=request.org)
+    rows = [(m, can_manage_member(request.membership, m)) for m in members]
+    return render(
+        request,
+        "orgs/member_list.html",
+        {
+            "org": request.org,
+            "rows": rows,
+            "add_form": form,
+            "roles": Membership.Role.choices,
+        },
+    )
+
+
+@require_POST
+@org_access(Action.MEMBERS_MANAGE)
+def member_change(
+    request: AuthedRequest, org_id: UUID, membership_id: int
+) -> HttpResponse:
+    target = selectors.membership_get(org=request.org, membership_id=membership_id)
+    form = MemberChangeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+        return redirect("orgs:member_list", org_id=org_id)
+    if not can_manage_member(request.membership, target) or not can_assign_role(
+        request.membership, form.cleaned_data["role"]
+    ):
+        raise PermissionDenied(
+            "Only Owners can change Owners or make someone an Owner."
+        )
+    try:
+        services.membership_change(
+            membership=target, changed_by=request.user, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"{target.user.email} is now {target.get_role_display()}{' (Developer)' if target.is_developer else ''}.",
+        )
+    return redirect("orgs:member_list", org_id=org_id)
+
+
+@require_POST
+@org_access(Action.MEMBERS_MANAGE)
+def member_remove(
+    request: AuthedRequest, org_id: UUID, membership_id: int
+) -> HttpResponse:
+    target = selectors.membership_get(org=request.org, membership_id=membership_id)
+    if not can_manage_member(request.membership, target):
+        raise PermissionDenied("Only Owners can remove Owners.")
+    try:
+        services.membership_remove(membership=target, removed_by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"{target.user.email} removed from {request.org.name}."
+        )
+    return redirect("orgs:member_list", org_id=org_id)
+
+
+@require_http_methods(["GET"])
+@org_access(Action.ORG_VIEW)
+def service_list(request: AuthedRequest, org_id: UUID) -> HttpResponse:
+    contained = selectors.organization_service_slugs(org=request.org)
+    rows = [
+        (service, service.slug in contained) for service in selectors.service_catalog()
+    ]
+    return render(
+        request,
+        "orgs/service_list.html",
+        {"org": request.org, "rows": rows, "contained_count": len(contained)},
+    )
+
+
+@require_POST
+@org_access(Action.SERVICES_MANAGE)
+def service_add(request: AuthedRequest, org_id: UUID, slug: str) -> HttpResponse:
+    service = selectors.service_get(slug=slug)
+    services.organization_service_add(
+        org=request.org, service=service, added_by=request.user
+    )
+    messages.success(request, f"{service.name} added to {request.org.name}.")
+    return redirect("orgs:service_list", org_id=org_id)
+
+
+@require_POST
+@org_access(Action.SERVICES_MANAGE)
+def service_remove(request: AuthedRequest, org_id: UUID, slug: str) -> HttpResponse:
+    service = selectors.service_get(slug=slug)
+    services.organization_service_remove(
+        org=request.org, service=service, removed_by=request.user
+    )
+    messages.success(request, f"{service.name} removed from {request.org.name}.")
+    return redirect("orgs:service_list", org_id=org_id)
+
+
+@require_http_methods(["GET"])
+def notification_list(request: AuthedRequest) -> HttpResponse:
+    notifications = selectors.notifications_for_user(user=request.user)[:200]
+    return render(
+        request, "orgs/notification_list.html", {"notifications": notifications}
+    )
+
+
+@require_POST
+def notification_read(request: AuthedRequest, notification_id: int) -> HttpResponse:
+    notification = selectors.notification_get(
+        user=request.user, notification_id=notification_id
+    )
+    services.notification_mark_read(notification=notification)
+    if request.POST.get("follow") and url_has_allowed_host_and_scheme(
+        notification.link, allowed_hosts=None
+    ):
+        return redirect(notification.link)
+    return redirect("orgs:notification_list")
+
+
+@require_POST
+def notifications_read_all(request: AuthedRequest) -> HttpResponse:
+    count = services.notifications_mark_all_read(user=request.user)
+    messages.success(
+        request, f"Marked {count} notification{'s' if count != 1 else ''} as read."
+    )
+    return redirect("orgs:notification_list")
