@@ -1,5 +1,6 @@
 from django.db.models import QuerySet
 
+from oauthapps import scopes as scope_grammar
 from oauthapps.models import OAuthApp
 from orgs.models import Organization
 
@@ -11,3 +12,14 @@ def oauth_apps_for_org(*, org: Organization) -> QuerySet[OAuthApp]:
         .prefetch_related("grants__organization")
         .order_by("name")
     )
+
+
+def known_scopes() -> set[str]:
+    """Every scope the catalog allows: the org roles and every service role (one query)."""
+    from orgs.models import ServiceRole
+
+    service_scopes = {
+        f"svc:{service}:{role}"
+        for service, role in ServiceRole.objects.values_list("service__slug", "slug")
+    }
+    return set(scope_grammar.ORG_SCOPE_VALUES) | service_scopes
