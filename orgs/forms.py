@@ -55,8 +55,21 @@ class OrganizationForm(forms.ModelForm):
         return name
 
 
-class MemberAddForm(forms.Form):
-    email = forms.EmailField()
+class _RoleFormMixin:
+    """Offers only the roles the acting member may give (see `permissions.assignable_roles`)."""
+
+    def limit_roles(self, roles: list[tuple[str, str]] | None) -> None:
+        if roles is not None:
+            self.fields["role"].choices = roles
+        self.fields["role"].error_messages["invalid_choice"] = (
+            "Choose one of the listed roles. Only Owners can make someone an Owner."
+        )
+
+
+class MemberAddForm(_RoleFormMixin, forms.Form):
+    email = forms.EmailField(
+        widget=forms.EmailInput(attrs={"placeholder": "name@example.com"})
+    )
     role = forms.ChoiceField(
         choices=Membership.Role.choices, initial=Membership.Role.MEMBER
     )
@@ -64,7 +77,22 @@ class MemberAddForm(forms.Form):
         required=False, label="Developer", help_text="May create and manage OAuth apps."
     )
 
+    def __init__(self, *args, roles: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit_roles(roles)
 
-class MemberChangeForm(forms.Form):
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+class MemberChangeForm(_RoleFormMixin, forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
     is_developer = forms.BooleanField(required=False, label="Developer")
+
+    def __init__(self, *args, roles: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit_roles(roles)
+
+
+class OrgSwitchForm(forms.Form):
+    org_id = forms.UUIDField()

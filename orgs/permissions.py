@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
 from orgs.models import Membership, Organization
+from orgs.selectors import ACTIVE_ORG_SESSION_KEY
 
 Role = Membership.Role
 
@@ -100,13 +101,21 @@ def can_assign_role(actor: Membership, role: str) -> bool:
     return Action.MEMBERS_MANAGE in allowed
 
 
+def assignable_roles(actor: Membership) -> list[tuple[str, str]]:
+    """The (value, label) role choices `actor` may give to someone, in rank order."""
+    return [
+        (value, label) for value, label in Role.choices if can_assign_role(actor, value)
+    ]
+
+
 def org_access(
     action: Action,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """View decorator: 404 for non-members (no existence leak), 403 for members lacking `action`.
 
     Loads the org with the caller's membership in one query and sets `request.org`,
-    `request.membership` and `request.org_perms`.
+    `request.membership` and `request.org_perms`. The org a member opens becomes their active
+    org (the header switcher and "/" follow it).
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -125,6 +134,12 @@ def org_access(
             request.org = membership.organization  # type: ignore[attr-defined]
             request.membership = membership  # type: ignore[attr-defined]
             request.org_perms = {str(a) for a in allowed}  # type: ignore[attr-defined]
+            if request.session.get(ACTIVE_ORG_SESSION_KEY) != str(
+                membership.organization_id
+            ):
+                request.session[ACTIVE_ORG_SESSION_KEY] = str(
+                    membership.organization_id
+                )
             return view(request, org_id, *args, **kwargs)
 
         return wrapper

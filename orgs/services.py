@@ -2,6 +2,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from orgs.models import (
     AuditEvent,
@@ -26,6 +27,17 @@ def org_create(*, name: str, created_by: User) -> Organization:
     return org
 
 
+def is_console_path(link: str) -> bool:
+    """Is `link` a path on this console (so following it can never leave the site)?"""
+    return (
+        link.startswith("/")
+        and not link.startswith("//")
+        and "\\" not in link
+        and url_has_allowed_host_and_scheme(link, allowed_hosts=None)
+    )
+
+
+@transaction.atomic
 def notification_send(
     *,
     user: User,
@@ -35,7 +47,9 @@ def notification_send(
     link: str = "",
     level: str = "info",
 ) -> Notification:
-    """Put a message in the user's notification center."""
+    """Put a message in the user's notification center. `link` must be a console path."""
+    if link and not is_console_path(link):
+        raise ValidationError({"link": "A notification links only to a console path."})
     notification = Notification(
         user=user, organization=org, title=title, body=body, link=link, level=level
     )
@@ -44,6 +58,7 @@ def notification_send(
     return notification
 
 
+@transaction.atomic
 def notification_mark_read(*, notification: Notification) -> Notification:
     """Mark one notification read (idempotent: the first read time is kept)."""
     if notification.read_at is None:
@@ -52,6 +67,7 @@ def notification_mark_read(*, notification: Notification) -> Notification:
     return notification
 
 
+@transaction.atomic
 def notifications_mark_all_read(*, user: User) -> int:
     """Mark every unread notification of the user read; returns how many changed."""
     return Notification.objects.filter(user=user, read_at__isnull=True).update(
@@ -81,17 +97,19 @@ def audit_record(
     )
 
 
-def _ensure_an_owner_remains(*, org: Organization, leaving: Membership) -> None:
+def _ensure_an_owner_remains(*, leaving: Membership, change: str) -> None:
     """Raise unless another Owner than `leaving` remains. Locks the org's owner rows first, so two
     concurrent demotions cannot both pass."""
     owners = list(
         Membership.objects.select_for_update()
-        .filter(organization=org, role=Membership.Role.OWNER)
+        .filter(organization_id=leaving.organization_id, role=Membership.Role.OWNER)
         .values_list("pk", flat=True)
     )
     if leaving.role == Membership.Role.OWNER and set(owners) <= {leaving.pk}:
         raise ValidationError(
-            "An organization must keep at least one Owner. Make someone else an Owner first."
+            f"{leaving.user.email} is the last Owner of {leaving.organization.name}, so you "
+            f"cannot {change}. An organization must keep at least one Owner: make someone "
+            "else an Owner first."
         )
 
 
@@ -130,7 +148,7 @@ def membership_change(
 ) -> Membership:
     """Change a member's role and Developer flag; the last Owner cannot be demoted."""
     if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
-        _ensure_an_owner_remains(org=membership.organization, leaving=membership)
+        _ensure_an_owner_remains(leaving=membership, change="change their role")
     before = {"role": membership.role, "is_developer": membership.is_developer}
     membership.role = role
     membership.is_developer = is_developer
@@ -149,7 +167,7 @@ def membership_change(
 @transaction.atomic
 def membership_remove(*, membership: Membership, removed_by: User) -> None:
     """Remove a member; the last Owner cannot be removed."""
-    _ensure_an_owner_remains(org=membership.organization, leaving=membership)
+    _ensure_an_owner_remains(leaving=membership, change="remove them")
     audit_record(
         org=membership.organization,
         actor=removed_by,

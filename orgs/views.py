@@ -4,33 +4,41 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.http import AuthedRequest
 from orgs import selectors, services
-from orgs.forms import MemberAddForm, MemberChangeForm, OrganizationForm, SignupForm
+from orgs.forms import (
+    MemberAddForm,
+    MemberChangeForm,
+    OrganizationForm,
+    OrgSwitchForm,
+    SignupForm,
+)
 from orgs.models import Membership
 from orgs.permissions import (
     Action,
-    can_assign_role,
+    assignable_roles,
     can_manage_member,
     membership_of,
     org_access,
 )
 
+NOTIFICATIONS_PER_PAGE = 50
 
+
+@require_GET
 def home(request: AuthedRequest) -> HttpResponse:
     """Send people to their active org, another org they belong to, or to create their first."""
-    memberships = selectors.memberships_for_user(user=request.user)
-    if not memberships:
-        return redirect("orgs:org_create")
-    active_id = request.session.get(selectors.ACTIVE_ORG_SESSION_KEY)
-    membership = next(
-        (m for m in memberships if str(m.organization_id) == active_id), memberships[0]
+    membership = selectors.membership_for_home(
+        memberships=selectors.memberships_for_user(user=request.user),
+        active_org_id=request.session.get(selectors.ACTIVE_ORG_SESSION_KEY),
     )
+    if membership is None:
+        return redirect("orgs:org_create")
     return redirect("orgs:org_overview", org_id=membership.organization_id)
 
 
@@ -75,7 +83,12 @@ def org_create(request: AuthedRequest) -> HttpResponse:
 
 @require_POST
 def org_switch(request: AuthedRequest) -> HttpResponse:
-    membership = membership_of(request.user, request.POST.get("org_id", ""))
+    form = OrgSwitchForm(request.POST)
+    membership = (
+        membership_of(request.user, form.cleaned_data["org_id"])
+        if form.is_valid()
+        else None
+    )
     if membership is None:
         raise Http404("No such organization.")
     request.session[selectors.ACTIVE_ORG_SESSION_KEY] = str(membership.organization_id)
@@ -93,30 +106,40 @@ def org_overview(request: AuthedRequest, org_id: UUID) -> HttpResponse:
     )
 
 
+def _member_list_page(
+    request: AuthedRequest,
+    *,
+    add_form: MemberAddForm | None = None,
+    change_form: MemberChangeForm | None = None,
+    change_target: Membership | None = None,
+) -> HttpResponse:
+    roles = assignable_roles(request.membership)
+    rows = [
+        (m, can_manage_member(request.membership, m))
+        for m in selectors.members_for_org(org=request.org)
+    ]
+    context = {
+        "org": request.org,
+        "rows": rows,
+        "roles": roles,
+        "add_form": add_form or MemberAddForm(roles=roles),
+        "change_form": change_form,
+        "change_target": change_target,
+    }
+    return render(request, "orgs/member_list.html", context)
+
+
 @require_http_methods(["GET"])
 @org_access(Action.ORG_VIEW)
 def member_list(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    members = selectors.members_for_org(org=request.org)
-    rows = [(m, can_manage_member(request.membership, m)) for m in members]
-    return render(
-        request,
-        "orgs/member_list.html",
-        {
-            "org": request.org,
-            "rows": rows,
-            "add_form": MemberAddForm(),
-            "roles": Membership.Role.choices,
-        },
-    )
+    return _member_list_page(request)
 
 
 @require_POST
 @org_access(Action.MEMBERS_MANAGE)
 def member_add(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    form = MemberAddForm(request.POST)
+    form = MemberAddForm(request.POST, roles=assignable_roles(request.membership))
     if form.is_valid():
-        if not can_assign_role(request.membership, form.cleaned_data["role"]):
-            raise PermissionDenied("Only Owners can make someone an Owner.")
         try:
             membership = services.membership_add(
                 org=request.org, added_by=request.user, **form.cleaned_data
@@ -125,22 +148,10 @@ def member_add(request: AuthedRequest, org_id: UUID) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(
-                request,
-                f"{membership.user.email} added as {membership.get_role_display()}.",
+                request, f"{membership.user.email} added as {_role_label(membership)}."
             )
             return redirect("orgs:member_list", org_id=org_id)
-    members = selectors.members_for_org(org=request.org)
-    rows = [(m, can_manage_member(request.membership, m)) for m in members]
-    return render(
-        request,
-        "orgs/member_list.html",
-        {
-            "org": request.org,
-            "rows": rows,
-            "add_form": form,
-            "roles": Membership.Role.choices,
-        },
-    )
+    return _member_list_page(request, add_form=form)
 
 
 @require_POST
@@ -149,16 +160,11 @@ def member_change(
     request: AuthedRequest, org_id: UUID, membership_id: int
 ) -> HttpResponse:
     target = selectors.membership_get(org=request.org, membership_id=membership_id)
-    form = MemberChangeForm(request.POST)
+    if not can_manage_member(request.membership, target):
+        raise PermissionDenied("Only Owners can change an Owner's role.")
+    form = MemberChangeForm(request.POST, roles=assignable_roles(request.membership))
     if not form.is_valid():
-        messages.error(request, "Choose a valid role.")
-        return redirect("orgs:member_list", org_id=org_id)
-    if not can_manage_member(request.membership, target) or not can_assign_role(
-        request.membership, form.cleaned_data["role"]
-    ):
-        raise PermissionDenied(
-            "Only Owners can change Owners or make someone an Owner."
-        )
+        return _member_list_page(request, change_form=form, change_target=target)
     try:
         services.membership_change(
             membership=target, changed_by=request.user, **form.cleaned_data
@@ -166,10 +172,7 @@ def member_change(
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(
-            request,
-            f"{target.user.email} is now {target.get_role_display()}{' (Developer)' if target.is_developer else ''}.",
-        )
+        messages.success(request, f"{target.user.email} is now {_role_label(target)}.")
     return redirect("orgs:member_list", org_id=org_id)
 
 
@@ -180,16 +183,22 @@ def member_remove(
 ) -> HttpResponse:
     target = selectors.membership_get(org=request.org, membership_id=membership_id)
     if not can_manage_member(request.membership, target):
-        raise PermissionDenied("Only Owners can remove Owners.")
+        raise PermissionDenied("Only Owners can remove an Owner.")
     try:
         services.membership_remove(membership=target, removed_by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(
-            request, f"{target.user.email} removed from {request.org.name}."
-        )
+        return redirect("orgs:member_list", org_id=org_id)
+    if target.user_id == request.user.pk:
+        messages.success(request, f"You left {request.org.name}.")
+        return redirect("home")
+    messages.success(request, f"{target.user.email} removed from {request.org.name}.")
     return redirect("orgs:member_list", org_id=org_id)
+
+
+def _role_label(membership: Membership) -> str:
+    label = membership.get_role_display()
+    return f"{label} (Developer)" if membership.is_developer else label
 
 
 @require_http_methods(["GET"])
@@ -230,10 +239,12 @@ def service_remove(request: AuthedRequest, org_id: UUID, slug: str) -> HttpRespo
 
 @require_http_methods(["GET"])
 def notification_list(request: AuthedRequest) -> HttpResponse:
-    notifications = selectors.notifications_for_user(user=request.user)[:200]
-    return render(
-        request, "orgs/notification_list.html", {"notifications": notifications}
+    notifications = selectors.notifications_for_user(user=request.user)
+    page = Paginator(notifications, NOTIFICATIONS_PER_PAGE).get_page(
+        request.GET.get("page")
     )
+    rows = [(n, services.is_console_path(n.link)) for n in page]
+    return render(request, "orgs/notification_list.html", {"page": page, "rows": rows})
 
 
 @require_POST
@@ -242,9 +253,7 @@ def notification_read(request: AuthedRequest, notification_id: int) -> HttpRespo
         user=request.user, notification_id=notification_id
     )
     services.notification_mark_read(notification=notification)
-    if request.POST.get("follow") and url_has_allowed_host_and_scheme(
-        notification.link, allowed_hosts=None
-    ):
+    if request.POST.get("follow") and services.is_console_path(notification.link):
         return redirect(notification.link)
     return redirect("orgs:notification_list")
 
