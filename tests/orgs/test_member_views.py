@@ -70,7 +70,7 @@ def test_administrator_gets_no_controls_on_owner_rows_and_no_owner_role(
     client_as, org, owner, administrator, member
 ):
     response = client_as(administrator).get(members_url(org))
-    rows = dict((m.user.email, can) for m, can in response.context["rows"])
+    rows = {m.user.email: can for m, can in response.context["rows"]}
     assert rows == {
         "owner@example.com": False,
         "administrator@example.com": True,
@@ -98,7 +98,10 @@ def test_owner_adds_a_member_by_email(client_as, org, owner):
         follow=True,
     )
     assert response.redirect_chain == [(members_url(org), 302)]
-    assert "new@example.com added as Administrator (Developer)." in response.content.decode()
+    assert (
+        "new@example.com added as Administrator (Developer)."
+        in response.content.decode()
+    )
     added = membership(person, org)
     assert (added.role, added.is_developer) == (Role.ADMIN, True)
 
@@ -109,7 +112,9 @@ def test_add_member_rejects_get(client_as, org, owner):
 
 def test_add_member_is_404_for_outsiders(client_as, org, owner, outsider):
     person = UserFactory()
-    response = client_as(outsider).post(add_url(org), {"email": person.email, "role": "member"})
+    response = client_as(outsider).post(
+        add_url(org), {"email": person.email, "role": "member"}
+    )
     assert response.status_code == 404
     assert not Membership.objects.filter(user=person).exists()
 
@@ -118,7 +123,9 @@ def test_add_member_is_404_for_outsiders(client_as, org, owner, outsider):
 def test_add_member_is_403_without_rights(request, client_as, org, owner, persona):
     person = UserFactory()
     user = request.getfixturevalue(persona)
-    response = client_as(user).post(add_url(org), {"email": person.email, "role": "member"})
+    response = client_as(user).post(
+        add_url(org), {"email": person.email, "role": "member"}
+    )
     assert response.status_code == 403
     assert not Membership.objects.filter(user=person).exists()
 
@@ -126,11 +133,27 @@ def test_add_member_is_403_without_rights(request, client_as, org, owner, person
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"email": "not-an-email", "role": "member"}, "email", "Enter a valid email address."),
+        (
+            {"email": "not-an-email", "role": "member"},
+            "email",
+            "Enter a valid email address.",
+        ),
         ({"email": "", "role": "member"}, "email", "This field is required."),
-        ({"email": "ghost@example.com", "role": "member"}, "email", "No user has signed up"),
-        ({"email": "member@example.com", "role": "admin"}, "email", "already a member of Acme Corp"),
-        ({"email": "x@example.com", "role": "emperor"}, "role", "Choose one of the listed roles"),
+        (
+            {"email": "ghost@example.com", "role": "member"},
+            "email",
+            "No user has signed up",
+        ),
+        (
+            {"email": "member@example.com", "role": "admin"},
+            "email",
+            "already a member of Acme Corp",
+        ),
+        (
+            {"email": "x@example.com", "role": "emperor"},
+            "role",
+            "Choose one of the listed roles",
+        ),
     ],
 )
 def test_add_member_with_bad_input_shows_errors_and_changes_nothing(
@@ -145,7 +168,9 @@ def test_add_member_with_bad_input_shows_errors_and_changes_nothing(
     assert list(Membership.objects.values_list("pk", "role")) == before
 
 
-def test_administrator_adds_members_but_not_owners(client_as, org, owner, administrator):
+def test_administrator_adds_members_but_not_owners(
+    client_as, org, owner, administrator
+):
     person = UserFactory(email="p@example.com")
     client = client_as(administrator)
     response = client.post(add_url(org), {"email": person.email, "role": "owner"})
@@ -167,7 +192,10 @@ def test_owner_changes_role_and_developer_flag(client_as, org, owner, member):
         change_url(org, target), {"role": "admin", "is_developer": "on"}, follow=True
     )
     assert response.redirect_chain == [(members_url(org), 302)]
-    assert "member@example.com is now Administrator (Developer)." in response.content.decode()
+    assert (
+        "member@example.com is now Administrator (Developer)."
+        in response.content.decode()
+    )
     target.refresh_from_db()
     assert (target.role, target.is_developer) == (Role.ADMIN, True)
 
@@ -223,7 +251,9 @@ def test_administrator_cannot_change_an_owner(client_as, org, owner, administrat
     assert membership(owner, org).role == Role.OWNER
 
 
-def test_administrator_cannot_make_an_owner(client_as, org, owner, administrator, member):
+def test_administrator_cannot_make_an_owner(
+    client_as, org, owner, administrator, member
+):
     response = client_as(administrator).post(
         change_url(org, membership(member, org)), {"role": "owner"}
     )
@@ -232,7 +262,9 @@ def test_administrator_cannot_make_an_owner(client_as, org, owner, administrator
     assert membership(member, org).role == Role.MEMBER
 
 
-def test_administrator_manages_other_administrators(client_as, org, owner, administrator):
+def test_administrator_manages_other_administrators(
+    client_as, org, owner, administrator
+):
     other = MembershipFactory(organization=org, role=Role.ADMIN)
     response = client_as(administrator).post(change_url(org, other), {"role": "member"})
     assert response.status_code == 302
@@ -264,15 +296,22 @@ def test_only_owners_make_owners_and_then_the_old_owner_may_step_down(
 
 
 def test_owner_removes_a_member(client_as, org, owner, member):
-    response = client_as(owner).post(remove_url(org, membership(member, org)), follow=True)
+    response = client_as(owner).post(
+        remove_url(org, membership(member, org)), follow=True
+    )
     assert response.redirect_chain == [(members_url(org), 302)]
     assert "member@example.com removed from Acme Corp." in response.content.decode()
     assert not Membership.objects.filter(user=member, organization=org).exists()
-    assert AuditEvent.objects.filter(action="member.remove", target_label=member.email).exists()
+    assert AuditEvent.objects.filter(
+        action="member.remove", target_label=member.email
+    ).exists()
 
 
 def test_remove_member_rejects_get(client_as, org, owner, member):
-    assert client_as(owner).get(remove_url(org, membership(member, org))).status_code == 405
+    assert (
+        client_as(owner).get(remove_url(org, membership(member, org))).status_code
+        == 405
+    )
 
 
 def test_remove_member_is_404_for_outsiders(client_as, org, owner, member, outsider):
@@ -294,9 +333,14 @@ def test_administrator_cannot_remove_an_owner(client_as, org, owner, administrat
 
 
 def test_last_owner_cannot_remove_themselves(client_as, org, owner, member):
-    response = client_as(owner).post(remove_url(org, membership(owner, org)), follow=True)
+    response = client_as(owner).post(
+        remove_url(org, membership(owner, org)), follow=True
+    )
     assert response.redirect_chain == [(members_url(org), 302)]
-    assert "is the last Owner of Acme Corp, so you cannot remove them" in response.content.decode()
+    assert (
+        "is the last Owner of Acme Corp, so you cannot remove them"
+        in response.content.decode()
+    )
     assert Membership.objects.filter(user=owner, organization=org).exists()
 
 
@@ -305,5 +349,8 @@ def test_leaving_an_org_moves_you_to_another_one(client_as, org, owner, administ
     response = client_as(administrator).post(
         remove_url(org, membership(administrator, org)), follow=True
     )
-    assert response.redirect_chain[-1] == (reverse("orgs:org_overview", args=[other.pk]), 302)
+    assert response.redirect_chain[-1] == (
+        reverse("orgs:org_overview", args=[other.pk]),
+        302,
+    )
     assert "You left Acme Corp." in response.content.decode()

@@ -219,9 +219,10 @@ def test_add_and_remove_a_service_is_idempotent_and_audited(org, owner):
     services.organization_service_remove(org=org, service=compute, removed_by=owner)
     services.organization_service_remove(org=org, service=compute, removed_by=owner)
     assert not OrganizationService.objects.exists()
-    assert list(
-        AuditEvent.objects.order_by("id").values_list("action", flat=True)
-    ) == ["service.add", "service.remove"]
+    assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
+        "service.add",
+        "service.remove",
+    ]
 
 
 def test_catalog_ships_five_services_with_two_to_four_roles(db):
