@@ -31,6 +31,11 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The token endpoint benchmark (not part of `make test`): PostgreSQL on 127.0.0.1:5432 and wrk.
+bench: $(VENV)/.installed-run
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
