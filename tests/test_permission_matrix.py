@@ -1,0 +1,184 @@
+"""Who gets what on every org-scoped URL: one table, one parametrized test.
+
+Each row of ROUTES is (URL name, kwargs builder, method, expected status per persona [, POST data
+builder]). Builders receive the `World` below (the org, its people and a few objects in it).
+
+To add a URL: append a row, usually with one of the shorthands
+    everyone(200)                      any member may; outsiders 404; anonymous → sign in
+    only("owner", ok=302)              the listed roles may; other members 403
+and, if the view needs an object, add it to `World` (e.g. an OAuth app owned by the org).
+`test_every_org_scoped_url_is_in_the_matrix` fails until every URL with an `org_id` is listed.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from orgs import services
+from orgs.models import Membership, Organization, Service
+from tests.factories import MembershipFactory, UserFactory
+
+PERSONAS = ("owner", "administrator", "developer", "member", "outsider", "anonymous")
+MEMBER_ROLES = ("owner", "administrator", "developer", "member")
+SIGN_IN = "sign-in"  # expected "status" for anonymous: a redirect to the login page
+
+
+@dataclass
+class World:
+    org: Organization
+    people: dict[str, User]
+    target: Membership  # a plain member that member actions act on
+    service: Service  # a service the org contains
+    newcomer: User  # signed up, in no org yet
+
+
+def everyone(ok: int) -> dict[str, int | str]:
+    """Any member of the org may; outsiders get 404 and anonymous visitors the sign-in page."""
+    return {**dict.fromkeys(MEMBER_ROLES, ok), "outsider": 404, "anonymous": SIGN_IN}
+
+
+def only(*roles: str, ok: int) -> dict[str, int | str]:
+    """Only these members may; other members get 403, outsiders 404, anonymous the sign-in page."""
+    return {role: ok if role in roles else 403 for role in MEMBER_ROLES} | {
+        "outsider": 404,
+        "anonymous": SIGN_IN,
+    }
+
+
+def signed_in(ok: int) -> dict[str, int | str]:
+    """Pages of the signed-in user rather than of an org (every persona has an account)."""
+    return {**dict.fromkeys(MEMBER_ROLES, ok), "outsider": ok, "anonymous": SIGN_IN}
+
+
+def org(w: World) -> dict[str, Any]:
+    return {"org_id": w.org.pk}
+
+
+def org_and_target(w: World) -> dict[str, Any]:
+    return {"org_id": w.org.pk, "membership_id": w.target.pk}
+
+
+def org_and_service(w: World) -> dict[str, Any]:
+    return {"org_id": w.org.pk, "slug": w.service.slug}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    kwargs: Callable[[World], dict[str, Any]]
+    method: str
+    expect: dict[str, int | str]
+    data: Callable[[World], dict[str, Any]] = lambda w: {}
+
+
+ROUTES: list[Route] = [
+    # Organization
+    Route("orgs:org_overview", org, "get", everyone(200)),
+    # Members
+    Route("orgs:member_list", org, "get", everyone(200)),
+    Route(
+        "orgs:member_add",
+        org,
+        "post",
+        only("owner", "administrator", ok=302),
+        data=lambda w: {"email": w.newcomer.email, "role": "member"},
+    ),
+    Route(
+        "orgs:member_change",
+        org_and_target,
+        "post",
+        only("owner", "administrator", ok=302),
+        data=lambda w: {"role": "admin", "is_developer": "on"},
+    ),
+    Route(
+        "orgs:member_remove",
+        org_and_target,
+        "post",
+        only("owner", "administrator", ok=302),
+    ),
+    # Services
+    Route("orgs:service_list", org, "get", everyone(200)),
+    Route("orgs:service_add", org_and_service, "post", only("owner", ok=302)),
+    Route("orgs:service_remove", org_and_service, "post", only("owner", ok=302)),
+    # OAuth apps
+    Route("oauthapps:app_list", org, "get", everyone(200)),
+    # Not org-scoped, listed so that anonymous access is checked too
+    Route("home", lambda w: {}, "get", signed_in(302)),
+    Route("orgs:org_create", lambda w: {}, "get", signed_in(200)),
+    Route("orgs:notification_list", lambda w: {}, "get", signed_in(200)),
+    Route("orgs:notifications_read_all", lambda w: {}, "post", signed_in(302)),
+]
+
+
+@pytest.fixture
+def world(org, owner, administrator, developer, member, outsider) -> World:
+    target = MembershipFactory(organization=org, role=Membership.Role.MEMBER)
+    service = Service.objects.get(slug="compute")
+    services.organization_service_add(org=org, service=service, added_by=owner)
+    people = {
+        "owner": owner,
+        "administrator": administrator,
+        "developer": developer,
+        "member": member,
+        "outsider": outsider,
+    }
+    return World(
+        org=org, people=people, target=target, service=service, newcomer=UserFactory()
+    )
+
+
+CASES = [
+    pytest.param(route, persona, id=f"{route.method.upper()} {route.name} as {persona}")
+    for route in ROUTES
+    for persona in PERSONAS
+]
+
+
+@pytest.mark.parametrize(("route", "persona"), CASES)
+def test_permission_matrix(client_as, world, route, persona):
+    user = None if persona == "anonymous" else world.people[persona]
+    url = reverse(route.name, kwargs=route.kwargs(world))
+    response = getattr(client_as(user), route.method)(url, route.data(world))
+    expected = route.expect[persona]
+    if expected == SIGN_IN:
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("login") + "?next=")
+    else:
+        assert response.status_code == expected, response.content[:300]
+
+
+def _url_patterns(
+    resolver: URLResolver, prefix: str = ""
+) -> list[tuple[str, URLPattern]]:
+    found = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            found += _url_patterns(entry, namespace)
+        elif entry.name:
+            found.append((f"{prefix}{entry.name}", entry))
+    return found
+
+
+# The token-authenticated resource API has its own tests (bearer tokens, not sessions).
+NOT_CONSOLE_PAGES = ("api:",)
+
+
+def test_every_org_scoped_url_is_in_the_matrix():
+    org_scoped = {
+        name
+        for name, pattern in _url_patterns(get_resolver())
+        if "org_id" in pattern.pattern.converters
+        and not name.startswith(NOT_CONSOLE_PAGES)
+    }
+    missing = sorted(org_scoped - {route.name for route in ROUTES})
+    assert not missing, f"add these URLs to ROUTES in {__name__}: {missing}"
+
+
+def test_every_route_lists_every_persona():
+    for route in ROUTES:
+        assert set(route.expect) == set(PERSONAS), route.name
