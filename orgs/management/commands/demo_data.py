@@ -2,11 +2,19 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 
 from orgs import services
-from orgs.models import Membership, Organization, OrganizationService, Service
+from orgs.models import (
+    Membership,
+    Notification,
+    Organization,
+    OrganizationService,
+    Service,
+)
 
 DEMO_PASSWORD = "demo-console-password"
+WELCOME_TITLE = "Welcome to the Cloud Services Console demo"
 OWNER_EMAIL = "owner@demo.example"
 PEOPLE = [
     ("admin@demo.example", Membership.Role.ADMIN, False),
@@ -52,6 +60,7 @@ class Command(BaseCommand):
                     user=self._user(email),
                     defaults={"role": role, "is_developer": is_developer},
                 )
+        self._welcome(owner)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             f"Sign in at http://127.0.0.1:8000/ as {OWNER_EMAIL} with password {DEMO_PASSWORD}"
@@ -68,3 +77,17 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = staff or user.is_staff
         user.save()
         return user
+
+    def _welcome(self, owner: User) -> None:
+        if Notification.objects.filter(user=owner, title=WELCOME_TITLE).exists():
+            return
+        org = Organization.objects.filter(
+            name=ORGS[0][0], memberships__user=owner
+        ).get()
+        services.notification_send(
+            user=owner,
+            org=org,
+            title=WELCOME_TITLE,
+            body="Two organizations with members and services are ready. Try switching between them in the header.",
+            link=reverse("orgs:service_list", args=[org.pk]),
+        )
