@@ -206,7 +206,23 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # The token service (oauthapps/tokens): only client credentials, our validator (scopes, org
+    # context, the IssuedToken row), and RS256 JWT access tokens with the app's own lifetime.
+    "OAUTH2_SERVER_CLASS": "oauthapps.tokens.server.ClientCredentialsServer",
+    "OAUTH2_VALIDATOR_CLASS": "oauthapps.tokens.validator.ConsoleOAuth2Validator",
+    "OAUTH2_BACKEND_CLASS": "oauthapps.tokens.server.ConsoleOAuthLibCore",
+    "ACCESS_TOKEN_GENERATOR": "oauthapps.tokens.access_tokens.generate",
 }
+
+# The RS256 key that signs access tokens. Production: an RSA private key (PEM) in
+# CONSOLE_SIGNING_KEY_PEM, or in the file CONSOLE_SIGNING_KEY_FILE names (a mounted secret).
+# Unset: the console generates one and keeps it in the database (the embedded default), and
+# `manage.py rotate_signing_key` rotates it.
+CONSOLE_SIGNING_KEY_PEM = os.environ.get("CONSOLE_SIGNING_KEY_PEM", "").replace(
+    "\\n", "\n"
+)
+if not CONSOLE_SIGNING_KEY_PEM and os.environ.get("CONSOLE_SIGNING_KEY_FILE"):
+    CONSOLE_SIGNING_KEY_PEM = Path(os.environ["CONSOLE_SIGNING_KEY_FILE"]).read_text()
 
 # Security: CSP with no inline scripts or styles, and production hardening when DEBUG is off.
 SECURE_CSP = {

@@ -25,4 +25,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("orgs.urls")),
     path("", include("oauthapps.urls")),
+    path("", include("oauthapps.tokens.urls")),
+    path("api/v1/", include("oauthapps.api.urls")),
 ]

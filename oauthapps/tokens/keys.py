@@ -1,0 +1,240 @@
+"""The RS256 key ring that signs access tokens and the public keys that verify them.
+
+Where the current signing key comes from:
+- production: `CONSOLE_SIGNING_KEY_PEM` (or a file named by `CONSOLE_SIGNING_KEY_FILE`). Only its public
+  half is written to the database, so the JWKS of every instance publishes it and keeps publishing it
+  after the next key is deployed, until the tokens it signed have expired;
+- the embedded default: the newest unretired `SigningKey` row, generated on first use;
+  `manage.py rotate_signing_key` adds a newer one.
+
+Each process keeps the loaded keys in memory (parsing a PEM costs milliseconds) and re-reads the
+current signing key every `REFRESH_SECONDS`. That is safe to cache: a process that signs with the
+previous key for up to a minute after a rotation still produces valid tokens, because the previous
+key stays in the JWKS for `PUBLISH_WINDOW` after it was retired. Revocation, disabling and grants are
+never cached (see selectors.issued_token_active).
+"""
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from jwt.algorithms import RSAAlgorithm
+
+from oauthapps.models import TTL_MAX_MINUTES, SigningKey
+from oauthapps.tokens import selectors
+
+ALGORITHM = "RS256"
+KEY_SIZE = 2048
+REFRESH_SECONDS = 60
+# A retired key stays published while tokens it signed can still be valid: the longest lifetime,
+# plus the refresh interval (a process may sign with it that long after it was retired) and skew.
+PUBLISH_WINDOW = timedelta(minutes=TTL_MAX_MINUTES, seconds=REFRESH_SECONDS + 240)
+
+
+@dataclass(frozen=True)
+class LoadedKey:
+    kid: str
+    public_key: rsa.RSAPublicKey
+    private_key: rsa.RSAPrivateKey | None
+
+    @property
+    def public_jwk(self) -> dict[str, str]:
+        jwk = RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
+        return {
+            "kty": "RSA",
+            "use": "sig",
+            "alg": ALGORITHM,
+            "kid": self.kid,
+            "n": jwk["n"],
+            "e": jwk["e"],
+        }
+
+    @property
+    def public_pem(self) -> str:
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        ).decode()
+
+
+def thumbprint(public_key: rsa.RSAPublicKey) -> str:
+    """The RFC 7638 JWK thumbprint (SHA-256, base64url): a kid that names the key itself."""
+    jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
+    canonical = json.dumps(
+        {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":")
+    )
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def generate_private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def load_pem(kid: str, pem: str) -> LoadedKey:
+    """Parse a stored key: a private key (signs and verifies) or a public one (verifies only)."""
+    data = pem.encode()
+    if b"PRIVATE KEY" in data:
+        private_key = serialization.load_pem_private_key(data, password=None)
+        if not isinstance(private_key, rsa.RSAPrivateKey):
+            raise ValueError("The signing key must be an RSA key.")
+        return LoadedKey(
+            kid=kid, public_key=private_key.public_key(), private_key=private_key
+        )
+    public_key = serialization.load_pem_public_key(data)
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ValueError("The signing key must be an RSA key.")
+    return LoadedKey(kid=kid, public_key=public_key, private_key=None)
+
+
+def load_configured_pem(pem: str) -> LoadedKey:
+    """The production key from the environment, named by its thumbprint."""
+    private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(private_key, rsa.RSAPrivateKey) or private_key.key_size < 2048:
+        raise ValueError(
+            "CONSOLE_SIGNING_KEY_PEM must be an unencrypted RSA private key of at least 2048 bits."
+        )
+    public_key = private_key.public_key()
+    return LoadedKey(
+        kid=thumbprint(public_key), public_key=public_key, private_key=private_key
+    )
+
+
+class _KeyCache:
+    """Per-process memory of parsed keys. Guarded by a lock for threaded workers."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.signing: LoadedKey | None = None
+        self.signing_loaded_at = 0.0
+        self.public: dict[str, LoadedKey] = {}
+        self.public_loaded_at = 0.0
+
+    def clear(self) -> None:
+        with self.lock:
+            self.signing = None
+            self.signing_loaded_at = 0.0
+            self.public = {}
+            self.public_loaded_at = 0.0
+
+
+_cache = _KeyCache()
+
+
+def clear_cache() -> None:
+    """Forget every parsed key (tests; and the rotate command in its own process)."""
+    _cache.clear()
+
+
+def signing_key() -> LoadedKey:
+    """The key that signs new tokens now. A database read at most once per REFRESH_SECONDS."""
+    key, loaded_at = _cache.signing, _cache.signing_loaded_at
+    if key is not None and time.monotonic() - loaded_at < REFRESH_SECONDS:
+        return key
+    with _cache.lock:
+        if (
+            _cache.signing is not None
+            and time.monotonic() - _cache.signing_loaded_at < REFRESH_SECONDS
+        ):
+            return _cache.signing
+        key = _load_signing_key()
+        _cache.signing = key
+        _cache.signing_loaded_at = time.monotonic()
+        _cache.public[key.kid] = key
+        return key
+
+
+def _load_signing_key() -> LoadedKey:
+    configured = settings.CONSOLE_SIGNING_KEY_PEM
+    if configured:
+        key = load_configured_pem(configured)
+        _register_configured_key(key)
+        return key
+    row = selectors.signing_key_current()
+    if row is not None:
+        key = load_pem(row.kid, row.private_key_pem)
+        if key.private_key is not None:
+            return key
+    return _generate_current_key()
+
+
+@transaction.atomic
+def _register_configured_key(key: LoadedKey) -> None:
+    """Publish the environment's key (public half only); the first time a new one is seen, the keys
+    before it are retired, so they stay published for PUBLISH_WINDOW and then drop out."""
+    _, created = SigningKey.objects.get_or_create(
+        kid=key.kid, defaults={"private_key_pem": key.public_pem}
+    )
+    if created:
+        SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=key.kid).update(
+            retired_at=timezone.now()
+        )
+
+
+@transaction.atomic
+def _generate_current_key() -> LoadedKey:
+    """Store a new key as the current one and retire the others (they stay published)."""
+    pem = generate_private_key_pem()
+    key = load_pem("", pem)
+    kid = thumbprint(key.public_key)
+    SigningKey.objects.filter(retired_at__isnull=True).update(retired_at=timezone.now())
+    SigningKey.objects.create(kid=kid, private_key_pem=pem)
+    return LoadedKey(kid=kid, public_key=key.public_key, private_key=key.private_key)
+
+
+def verification_key(kid: str) -> LoadedKey | None:
+    """The public key named `kid` if it is still published, else None.
+
+    A kid seen for the first time costs one query (a key rotated in by another process is found at
+    once); the memory is dropped every REFRESH_SECONDS so a deleted key stops verifying.
+    """
+    now = time.monotonic()
+    if now - _cache.public_loaded_at >= REFRESH_SECONDS:
+        with _cache.lock:
+            if now - _cache.public_loaded_at >= REFRESH_SECONDS:
+                _cache.public = {}
+                _cache.public_loaded_at = now
+    key = _cache.public.get(kid)
+    if key is not None:
+        return key
+    if not kid or len(kid) > 64:
+        return None
+    row = selectors.signing_key_published(kid=kid, retired_after=_retired_after())
+    if row is None:
+        return None
+    key = load_pem(row.kid, row.private_key_pem)
+    with _cache.lock:
+        _cache.public[kid] = key
+    return key
+
+
+def _retired_after():
+    return timezone.now() - PUBLISH_WINDOW
+
+
+def published_keys() -> list[LoadedKey]:
+    """Every key whose tokens may still be valid, newest first: what the JWKS lists."""
+    signing_key()  # makes sure the current key (generated or from the environment) is stored
+    keys = []
+    for row in selectors.signing_keys_published(retired_after=_retired_after()):
+        key = _cache.public.get(row.kid) or load_pem(row.kid, row.private_key_pem)
+        keys.append(key)
+    return keys
+
+
+def jwks() -> dict[str, list[dict[str, str]]]:
+    return {"keys": [key.public_jwk for key in published_keys()]}

@@ -1,0 +1,162 @@
+"""The oauthlib server and the toolkit backend that the token, introspection and revocation views use.
+
+`ClientCredentialsServer` is the toolkit's OAUTH2_SERVER_CLASS: only the client-credentials grant,
+bearer tokens minted by ACCESS_TOKEN_GENERATOR with the app's own lifetime, introspection and
+revocation. `ConsoleOAuthLibCore` is its OAUTH2_BACKEND_CLASS: it rejects what must never reach
+oauthlib (oversized or non-UTF-8 bodies, other content types, repeated parameters) with a clean
+RFC 6749 §5.2 error, and answers a failed client authentication with the Basic challenge §5.2 asks
+for instead of oauthlib's Bearer one.
+"""
+
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from django.http import HttpRequest
+from oauth2_provider.oauth2_backends import OAuthLibCore
+from oauthlib.common import Request
+from oauthlib.oauth2 import (
+    BearerToken,
+    ClientCredentialsGrant,
+    IntrospectEndpoint,
+    RevocationEndpoint,
+    TokenEndpoint,
+)
+from oauthlib.oauth2.rfc6749 import errors
+
+from oauthapps.tokens import access_tokens
+
+# A token request is a few hundred bytes; refuse anything far larger before parsing it.
+MAX_BODY_BYTES = 16 * 1024
+MAX_PARAMETERS = 32
+BASIC_CHALLENGE = 'Basic realm="Cloud Services Console", charset="UTF-8"'
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+ERROR_HEADERS = {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+}
+
+Response = tuple[dict[str, str], str, int]
+
+
+def access_token_lifetime(request: Request) -> int:
+    """expires_in: the app's TTL, in seconds."""
+    return request.client.access_token_ttl_minutes * 60
+
+
+def _lowercase_token_type(token: dict) -> dict:
+    token["token_type"] = (
+        "bearer"  # DESIGN.md §6 (token types are case-insensitive anyway)
+    )
+    return token
+
+
+class ClientCredentialsServer(TokenEndpoint, IntrospectEndpoint, RevocationEndpoint):
+    def __init__(
+        self,
+        request_validator,
+        token_generator: Callable[[Request], str] | None = None,
+        **kwargs,
+    ) -> None:
+        # The toolkit also passes settings for grants we do not offer (refresh, device): ignored.
+        self.credentials_grant = ClientCredentialsGrant(request_validator)
+        self.credentials_grant.register_token_modifier(_lowercase_token_type)
+        self.bearer = BearerToken(
+            request_validator,
+            token_generator or access_tokens.generate,
+            expires_in=access_token_lifetime,
+        )
+        TokenEndpoint.__init__(
+            self,
+            default_grant_type="client_credentials",
+            grant_types={"client_credentials": self.credentials_grant},
+            default_token_type=self.bearer,
+        )
+        # Hints are only hints (RFC 7009 §2.1, RFC 7662 §2.1): accept both, look at the token.
+        IntrospectEndpoint.__init__(
+            self,
+            request_validator,
+            supported_token_types=["access_token", "refresh_token"],
+        )
+        RevocationEndpoint.__init__(
+            self,
+            request_validator,
+            supported_token_types=["access_token", "refresh_token"],
+        )
+
+
+def _error(error: errors.OAuth2Error) -> Response:
+    headers = dict(ERROR_HEADERS)
+    if error.status_code == 401:
+        headers["WWW-Authenticate"] = BASIC_CHALLENGE
+    return headers, error.json, error.status_code
+
+
+class ConsoleOAuthLibCore(OAuthLibCore):
+    def extract_body(self, request: HttpRequest) -> list[tuple[str, str]]:
+        # Keep repeated parameters, so they can be refused rather than silently collapsed.
+        return [
+            (key, value) for key, values in request.POST.lists() for value in values
+        ]
+
+    def form_error(self, request: HttpRequest) -> errors.OAuth2Error | None:
+        """What is wrong with the request body as a form, before any OAuth processing."""
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            return errors.InvalidRequestError(
+                description="The request body is too large."
+            )
+        body = request.body
+        if not body:
+            return None
+        content_type = request.content_type or ""
+        if content_type.lower() != FORM_CONTENT_TYPE:
+            return errors.InvalidRequestError(
+                description="Send the parameters as application/x-www-form-urlencoded."
+            )
+        try:
+            pairs = parse_qsl(
+                body.decode("utf-8"),
+                keep_blank_values=True,
+                errors="strict",
+                max_num_fields=MAX_PARAMETERS,
+            )
+        except UnicodeDecodeError:
+            return errors.InvalidRequestError(
+                description="The request body is not valid UTF-8."
+            )
+        except ValueError:
+            return errors.InvalidRequestError(
+                description="The request has too many parameters."
+            )
+        names = [name for name, _ in pairs]
+        if len(names) != len(set(names)):
+            return errors.InvalidRequestError(
+                description="A parameter is repeated; send each parameter once."
+            )
+        return None
+
+    def _respond(self, request: HttpRequest, create: Callable[..., tuple]) -> Response:
+        error = self.form_error(request)
+        if error is not None:
+            return _error(error)
+        uri, http_method, body, headers = self._extract_params(request)
+        try:
+            headers, body, status = create(uri, http_method, body, headers)
+        except errors.OAuth2Error as exc:
+            return _error(exc)
+        if status == 401:
+            headers["WWW-Authenticate"] = BASIC_CHALLENGE
+        return headers, body, status
+
+    def create_token_response(self, request: HttpRequest) -> Response:
+        return self._respond(request, self.server.create_token_response)
+
+    def create_introspect_response(self, request: HttpRequest) -> Response:
+        return self._respond(request, self.server.create_introspect_response)
+
+    def create_revocation_response(self, request: HttpRequest) -> Response:
+        return self._respond(request, self.server.create_revocation_response)

@@ -1,0 +1,89 @@
+"""State changes of the token service: revoking issued tokens, rotating and pruning.
+
+Revocation is exact and immediate on every instance, because every API call and introspection
+reads the IssuedToken row (selectors.issued_token_active) instead of trusting a cache.
+"""
+
+from datetime import datetime
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from oauthapps.models import IssuedToken, OAuthApp, SigningKey
+from oauthapps.tokens import keys
+from orgs.models import Organization
+
+
+@transaction.atomic
+def issued_tokens_revoke_for_org(*, app: OAuthApp, org: Organization) -> int:
+    """Revoke the app's unexpired tokens for `org` (when it is removed from that org).
+
+    Returns how many were revoked. Call it in the same transaction that deletes the grant: a token
+    minted concurrently is then refused too, because the API also requires the grant to exist.
+    """
+    now = timezone.now()
+    return IssuedToken.objects.filter(
+        app=app, organization=org, revoked_at__isnull=True, expires_at__gt=now
+    ).update(revoked_at=now)
+
+
+@transaction.atomic
+def issued_tokens_revoke_all(*, app: OAuthApp) -> int:
+    """Revoke every token of the app (its secret was regenerated, or it is being deleted).
+
+    Also moves `tokens_revoked_before` to now, so a token minted at this very moment with the old
+    secret, whose row is written a moment later, is refused as well. Returns how many rows changed.
+    """
+    now = timezone.now()
+    OAuthApp.objects.filter(pk=app.pk).update(tokens_revoked_before=now)
+    app.tokens_revoked_before = now
+    return IssuedToken.objects.filter(
+        app=app, revoked_at__isnull=True, expires_at__gt=now
+    ).update(revoked_at=now)
+
+
+@transaction.atomic
+def issued_token_revoke(*, app: OAuthApp, jti: UUID) -> bool:
+    """Revoke one token of the app (RFC 7009, or an admin action). Idempotent: the first
+    revocation time is kept. Returns whether the token was active until now."""
+    return bool(
+        IssuedToken.objects.filter(app=app, jti=jti, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )
+
+
+@transaction.atomic
+def issued_tokens_prune(*, expired_before: datetime) -> int:
+    """Delete the rows of tokens that expired before `expired_before`; returns how many.
+
+    Those tokens fail verification on their `exp` alone, so their rows only serve history.
+    """
+    deleted, _ = IssuedToken.objects.filter(expires_at__lt=expired_before).delete()
+    return deleted
+
+
+@transaction.atomic
+def signing_key_rotate() -> SigningKey:
+    """Make a new signing key current. The previous one is retired but stays in the JWKS until
+    every token it signed has expired; keys retired before that window are deleted.
+
+    Refuses (ValueError) when the key comes from CONSOLE_SIGNING_KEY_PEM: there, rotating means
+    deploying a new PEM, and the console retires the previous key by itself.
+    """
+    if settings.CONSOLE_SIGNING_KEY_PEM:
+        raise ValueError(
+            "The signing key comes from CONSOLE_SIGNING_KEY_PEM / CONSOLE_SIGNING_KEY_FILE. "
+            "To rotate it, deploy a new PEM there: the previous key is retired automatically and "
+            "stays in the JWKS until the tokens it signed have expired."
+        )
+    now = timezone.now()
+    pem = keys.generate_private_key_pem()
+    kid = keys.thumbprint(keys.load_pem("", pem).public_key)
+    SigningKey.objects.filter(retired_at__isnull=True).update(retired_at=now)
+    SigningKey.objects.filter(retired_at__lt=now - keys.PUBLISH_WINDOW).delete()
+    key = SigningKey.objects.create(kid=kid, private_key_pem=pem)
+    keys.clear_cache()
+    return key

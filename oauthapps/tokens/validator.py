@@ -1,0 +1,269 @@
+"""The toolkit's OAuth2Validator, narrowed to what this console offers and made lean.
+
+- Clients are confidential server-to-server apps: they authenticate with HTTP Basic
+  (client_secret_basic) or form fields (client_secret_post), never both, and only use
+  client_credentials. A disabled app fails authentication (invalid_client).
+- The secret is checked with Django's check_password (constant time) against the app's hash and,
+  during a rotation overlap, against the previous secret's hash.
+- One query loads the app with the grants and service slugs the org rules need (DESIGN.md §6), one
+  INSERT records the issued token. Nothing else touches the database on this path.
+"""
+
+import base64
+import binascii
+import uuid
+from urllib.parse import unquote_plus
+
+from django.contrib.auth.hashers import check_password
+from django.utils import timezone
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749 import errors
+
+from oauthapps import scopes as scope_grammar
+from oauthapps.models import IssuedToken, OAuthApp
+from oauthapps.tokens import access_tokens, selectors
+from oauthapps.tokens.services import issued_token_revoke
+
+# error_description must stay within RFC 6749 §5.2's character set: never echo raw input.
+MAX_ECHOED_SCOPES = 10
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    """(client_id, secret) from `Authorization: Basic`, None without that header.
+
+    A Basic header that cannot be decoded is a failed authentication, reported as ("", "").
+    RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return ("", "")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ("", "")
+    client_id, separator, secret = decoded.partition(":")
+    if not separator:
+        return ("", "")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _parse_org_id(request: Request) -> tuple[uuid.UUID | None, bool]:
+    """The orgId parameter as a UUID, and whether it was well formed (absent counts as well formed)."""
+    raw = getattr(request, "orgId", None)
+    if not raw:
+        return None, True
+    try:
+        return uuid.UUID(raw), True
+    except (ValueError, TypeError, AttributeError):
+        return None, False
+
+
+def _secret_matches(app: OAuthApp, secret: str) -> bool:
+    if check_password(secret, app.client_secret):
+        return True
+    return bool(
+        app.previous_client_secret
+        and app.previous_secret_expires_at
+        and app.previous_secret_expires_at > timezone.now()
+        and check_password(secret, app.previous_client_secret)
+    )
+
+
+class ConsoleOAuth2Validator(OAuth2Validator):
+    def client_authentication_required(self, request: Request, *args, **kwargs) -> bool:
+        return True  # every app is a confidential client
+
+    def authenticate_client_id(
+        self, client_id: str, request: Request, *args, **kwargs
+    ) -> bool:
+        return False  # no public clients
+
+    def authenticate_client(self, request: Request, *args, **kwargs) -> bool:
+        basic = _basic_credentials(request)
+        # RFC 6749 §3.2: a parameter sent without a value counts as omitted.
+        form_client_id, form_secret = request.client_id, request.client_secret or None
+        if basic is not None:
+            if form_secret is not None:
+                raise errors.InvalidRequestError(
+                    description="Use one way to authenticate the client: HTTP Basic or client_secret in the body, not both.",
+                    request=request,
+                )
+            client_id, secret = basic
+            if form_client_id and form_client_id != client_id:
+                raise errors.InvalidRequestError(
+                    description="The client_id in the body differs from the one in the Authorization header.",
+                    request=request,
+                )
+        else:
+            client_id, secret = form_client_id or "", form_secret
+        if not client_id or secret is None:
+            raise errors.InvalidClientError(
+                description="Authenticate the client: HTTP Basic with the client ID and secret, "
+                "or client_id and client_secret in the body.",
+                request=request,
+            )
+        app = self._load_app(client_id, request)
+        # One answer for unknown, wrong and disabled: the response must not tell them apart.
+        if app is None or app.is_disabled or not _secret_matches(app, secret):
+            raise errors.InvalidClientError(
+                description="Client authentication failed.", request=request
+            )
+        request.client = app
+        request.client_id = app.client_id
+        return True
+
+    def _load_app(self, client_id: str, request: Request) -> OAuthApp | None:
+        """The app, plus (for a token request) the grants the org rules choose from."""
+        if request.grant_type != "client_credentials":
+            return selectors.oauth_app_by_client_id(client_id=client_id)
+        org_id, request.console_org_id_valid = _parse_org_id(request)
+        app, request.console_grants = selectors.oauth_app_for_token_request(
+            client_id=client_id, org_id=org_id
+        )
+        request.console_requested_org_id = org_id
+        return app
+
+    def validate_grant_type(
+        self,
+        client_id: str,
+        grant_type: str,
+        client: OAuthApp,
+        request: Request,
+        *args,
+        **kwargs,
+    ) -> bool:
+        return (
+            grant_type == "client_credentials"
+            and client.app_type == OAuthApp.AppType.SERVER_TO_SERVER
+            and client.allows_grant_type(OAuthApp.GRANT_CLIENT_CREDENTIALS)
+        )
+
+    def get_default_scopes(
+        self, client_id: str, request: Request, *args, **kwargs
+    ) -> list[str]:
+        return []  # validate_scopes defaults to everything granted in the token's organization
+
+    def validate_scopes(
+        self,
+        client_id: str,
+        scopes: list[str],
+        client: OAuthApp,
+        request: Request,
+        *args,
+        **kwargs,
+    ) -> bool:
+        """Choose the token's organization (DESIGN.md §6), then its effective scope (§3).
+
+        Raises the RFC 6749 §5.2 error with a description rather than returning False.
+        """
+        grant = self._choose_grant(request)
+        requested = request.scope.split() if request.scope else None
+        if requested is not None:
+            malformed = [
+                scope for scope in requested if not scope_grammar.is_well_formed(scope)
+            ]
+            if malformed:
+                raise errors.InvalidScopeError(
+                    description="Scopes look like org:<role> or svc:<service>:<role>, separated by spaces.",
+                    request=request,
+                )
+            not_granted = sorted(set(requested) - set(grant.scopes))
+            if not_granted:
+                raise errors.InvalidScopeError(
+                    description="The app was not granted these scopes in the organization: "
+                    + " ".join(not_granted[:MAX_ECHOED_SCOPES]),
+                    request=request,
+                )
+        effective = scope_grammar.effective(
+            requested, grant.scopes, grant.service_slugs
+        )
+        if not effective:
+            raise errors.InvalidScopeError(
+                description="No scope is left: the organization does not contain the services these scopes are for.",
+                request=request,
+            )
+        request.scopes = effective
+        request.console_org_id = grant.org_id
+        return True
+
+    def _choose_grant(self, request: Request) -> selectors.OrgGrant:
+        if not request.console_org_id_valid:
+            raise errors.InvalidRequestError(
+                description="orgId must be an organization ID (a UUID).",
+                request=request,
+            )
+        grants = request.console_grants
+        if request.console_requested_org_id is not None:
+            if not grants:
+                raise errors.InvalidGrantError(
+                    description=f"The app has not been added to organization {request.console_requested_org_id}.",
+                    request=request,
+                )
+            return grants[0]
+        if not grants:
+            raise errors.InvalidGrantError(
+                description="The app has not been added to any organization yet. An Owner adds it from the app's page.",
+                request=request,
+            )
+        owning_org_id = request.client.organization_id
+        if grants[0].org_id == owning_org_id or len(grants) == 1:
+            return grants[0]
+        raise errors.InvalidRequestError(
+            description="The app was added to several organizations: choose one with the orgId parameter.",
+            request=request,
+        )
+
+    def save_bearer_token(self, token: dict, request: Request, *args, **kwargs) -> None:
+        IssuedToken.objects.create(
+            jti=request.console_jti,
+            app_id=request.client.pk,
+            organization_id=request.console_org_id,
+            scope=token["scope"],
+            issued_at=request.console_issued_at,
+            expires_at=request.console_expires_at,
+        )
+
+    def introspect_token(
+        self, token: str, token_type_hint: str | None, request: Request, *args, **kwargs
+    ) -> dict | None:
+        """RFC 7662: the claims of an active token of the calling app; None (inactive) otherwise."""
+        try:
+            verified = access_tokens.verify(token)
+        except access_tokens.InvalidAccessToken:
+            return None
+        if verified.client_id != request.client.client_id:
+            return None
+        if selectors.issued_token_active(jti=verified.jti) is None:
+            return None
+        claims = verified.claims
+        return {
+            "scope": claims["scope"],
+            "client_id": claims["client_id"],
+            "token_type": "bearer",
+            "exp": claims["exp"],
+            "iat": claims["iat"],
+            "sub": claims["sub"],
+            "aud": claims["aud"],
+            "iss": claims["iss"],
+            "jti": claims["jti"],
+            "org_id": claims["org_id"],
+        }
+
+    def revoke_token(
+        self, token: str, token_type_hint: str | None, request: Request, *args, **kwargs
+    ) -> None:
+        """RFC 7009: revoke the calling app's token. Unknown or expired tokens need nothing done;
+        another app's token is refused (unauthorized_client), as RFC 7009 §2.1 asks."""
+        try:
+            verified = access_tokens.verify(token)
+        except access_tokens.InvalidAccessToken:
+            return
+        if verified.client_id != request.client.client_id:
+            raise errors.UnauthorizedClientError(
+                description="The token was issued to another client.", request=request
+            )
+        issued_token_revoke(app=request.client, jti=verified.jti)
