@@ -47,6 +47,7 @@ class OrganizationForm(forms.ModelForm):
         model = Organization
         fields = ["name"]
         labels = {"name": "Organization name"}
+        widgets = {"name": forms.TextInput(attrs={"autofocus": True})}
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
