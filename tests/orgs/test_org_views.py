@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 
 from orgs.models import Membership, Organization
@@ -258,3 +259,36 @@ def test_shell_has_the_org_navigation_with_oauth_apps(client_as, org, owner):
     for label in ("Overview", "Members", "Services", "OAuth Apps"):
         assert f">{label}</a>" in html
     assert reverse("oauthapps:app_list", args=[org.pk]) in html
+
+
+# CSRF
+
+
+@pytest.mark.parametrize(
+    ("url_name", "args"),
+    [
+        ("orgs:member_add", ["org"]),
+        ("orgs:service_add", ["org", "compute"]),
+        ("orgs:org_create", []),
+        ("orgs:notifications_read_all", []),
+    ],
+)
+def test_state_changes_need_a_csrf_token(org, owner, url_name, args):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    url = reverse(url_name, args=[org.pk if a == "org" else a for a in args])
+    response = client.post(
+        url, {"email": "x@example.com", "role": "member", "name": "X"}
+    )
+    assert response.status_code == 403
+    assert org.services.count() == 0
+    assert Organization.objects.count() == 1
+
+
+def test_forms_carry_the_csrf_token(client_as, org, owner):
+    html = (
+        client_as(owner)
+        .get(reverse("orgs:member_list", args=[org.pk]))
+        .content.decode()
+    )
+    assert html.count("<form") == html.count('name="csrfmiddlewaretoken"')
