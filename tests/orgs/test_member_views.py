@@ -279,6 +279,7 @@ def test_last_owner_demoting_themselves_gets_a_clear_message(client_as, org, own
     html = response.content.decode()
     assert "owner@example.com is the last Owner of Acme Corp" in html
     assert "make someone else an Owner first" in html
+    assert '<div class="toast toast-error" role="alert">' in html
     assert membership(owner, org).role == Role.OWNER
 
 
