@@ -1,8 +1,10 @@
 """The credentials JSON (DESIGN.md §5): what "Download JSON" saves and scripts read."""
 
+import base64
 import json
 
 from django.conf import settings
+from django.utils.text import slugify
 
 from oauthapps.models import OAuthApp
 
@@ -29,3 +31,17 @@ def credentials_json(*, app: OAuthApp, client_secret: str) -> str:
     return json.dumps(
         credentials_document(app=app, client_secret=client_secret), indent=2
     )
+
+
+def credentials_filename(*, app: OAuthApp) -> str:
+    """`<app-name-slug>-credentials.json`; apps whose name has no ASCII letters get a generic stem."""
+    return f"{slugify(app.name) or 'oauth-app'}-credentials.json"
+
+
+def credentials_data_url(*, app: OAuthApp, client_secret: str) -> str:
+    """The credentials JSON as a `data:` URL, so "Download JSON" needs no second request and the
+    server never keeps the plaintext secret anywhere to serve it from."""
+    payload = base64.b64encode(
+        credentials_json(app=app, client_secret=client_secret).encode()
+    ).decode()
+    return f"data:application/json;base64,{payload}"

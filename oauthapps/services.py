@@ -3,14 +3,22 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from oauth2_provider.generators import generate_client_secret
 
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import AppGrant, OAuthApp
-from oauthapps.selectors import known_scopes
-from orgs.models import Organization
+from oauthapps.selectors import known_scopes, oauth_app_name_taken
+from orgs.models import Organization, Service
 from orgs.selectors import organization_service_slugs
 from orgs.services import audit_record, notification_send
+
+APP_NAME_MAX_LENGTH = 100
+APP_DESCRIPTION_MAX_LENGTH = 1000
+
+
+def _name_taken_message(name: str, organization: Organization) -> str:
+    return f"An app named “{name}” already exists in {organization.name}. Choose another name."
 
 
 def _clean_scopes(scopes: list[str]) -> list[str]:
@@ -31,18 +39,37 @@ def oauth_app_create(
     description: str = "",
     access_token_ttl_minutes: int,
     scopes: list[str],
+    app_type: str = OAuthApp.AppType.SERVER_TO_SERVER,
 ) -> tuple[OAuthApp, str]:
     """Register a server-to-server app owned by `organization`.
 
     Returns the app and its plaintext secret, which exists only in this return value: the
-    database keeps a hash. A second app with the same name in the org is a ValidationError.
+    database keeps a hash. Names are trimmed, at most 100 characters and unique in the org
+    regardless of case; a clash is a ValidationError on `name`.
     """
+    name, description = name.strip(), description.strip()
+    # The toolkit's `name` may be blank and a TextField's max_length is not validated: check here.
+    if not name:
+        raise ValidationError({"name": "Enter a name for the app."})
+    if len(name) > APP_NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": f"Use at most {APP_NAME_MAX_LENGTH} characters for the name."}
+        )
+    if len(description) > APP_DESCRIPTION_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "description": f"Keep the description to {APP_DESCRIPTION_MAX_LENGTH} characters."
+            }
+        )
+    if oauth_app_name_taken(org=organization, name=name):
+        raise ValidationError({"name": _name_taken_message(name, organization)})
     secret = generate_client_secret()
     app = OAuthApp(
         organization=organization,
         created_by=created_by,
-        name=name.strip(),
-        description=description.strip(),
+        app_type=app_type,
+        name=name,
+        description=description,
         access_token_ttl_minutes=access_token_ttl_minutes,
         scopes=_clean_scopes(scopes),
         client_type=OAuthApp.CLIENT_CONFIDENTIAL,
@@ -57,9 +84,7 @@ def oauth_app_create(
             app.save()
     except IntegrityError:
         raise ValidationError(
-            {
-                "name": f"An app named “{app.name}” already exists in {organization.name}."
-            }
+            {"name": _name_taken_message(app.name, organization)}
         ) from None
     audit_record(
         org=organization,
@@ -101,12 +126,28 @@ def oauth_app_add_to_org(
             data={"client_id": app.client_id, "scopes": grant.scopes},
         )
         if missing:
-            notification_send(
-                user=added_by,
-                org=org,
-                level="warning",
-                title=f"{app.name} was added to {org.name}, which does not include all services in its scope",
-                body=f"{org.name} does not contain: {', '.join(missing)}. Tokens for this organization will not carry those scopes until an Owner adds the services.",
-                link=reverse("orgs:service_list", args=[org.pk]),
-            )
+            _notify_missing_services(app=app, org=org, user=added_by, missing=missing)
     return grant, missing
+
+
+def _notify_missing_services(
+    *, app: OAuthApp, org: Organization, user: User, missing: list[str]
+) -> None:
+    names = dict(Service.objects.filter(slug__in=missing).values_list("slug", "name"))
+    listed = ", ".join(names.get(slug, slug) for slug in missing)
+    plural = len(missing) > 1
+    notification_send(
+        user=user,
+        org=org,
+        level="warning",
+        # Names are up to 100 characters each; the title column holds 200.
+        title=Truncator(
+            f"{app.name} was added to {org.name}, which does not include all services in its scope"
+        ).chars(200),
+        body=(
+            f"{org.name} does not contain {listed}, named in the scopes of {app.name}. "
+            f"Tokens for {org.name} will not carry {'those scopes' if plural else 'that scope'} "
+            f"until an Owner adds the service{'s' if plural else ''} on the organization's Services page."
+        ),
+        link=reverse("orgs:service_list", args=[org.pk]),
+    )
