@@ -36,6 +36,8 @@
     });
     // <dialog data-onload-showmodal>: open as a modal as soon as it is on the page.
     root.querySelectorAll("dialog[data-onload-showmodal]").forEach(function (dialog) {
+      // A dialog rendered `open` (so it shows without JS) is re-opened as a real modal.
+      if (dialog.open && !dialog.matches(":modal")) dialog.close();
       if (!dialog.open) dialog.showModal();
     });
     // <button data-open-dialog="#id">: open a confirmation dialog.
@@ -54,6 +56,48 @@
       button.addEventListener("click", function (event) {
         event.preventDefault();
         button.closest("dialog").close();
+      });
+    });
+    // [data-js-only]: controls that need JavaScript (e.g. Copy buttons), hidden until it runs.
+    root.querySelectorAll("[data-js-only]").forEach(function (el) { el.hidden = false; });
+    // [data-scope-group]: its [data-select-all] box ticks every [data-select-member] box and
+    // follows them (ticked when all are, "mixed" when some are). Without JS the server expands it.
+    root.querySelectorAll("[data-scope-group]").forEach(function (group) {
+      if (group.dataset.bound) return;
+      group.dataset.bound = "1";
+      var all = group.querySelector("[data-select-all]");
+      var members = Array.prototype.slice.call(group.querySelectorAll("[data-select-member]"));
+      if (!all || !members.length) return;
+      var sync = function () {
+        var ticked = members.filter(function (box) { return box.checked; }).length;
+        all.checked = ticked === members.length;
+        all.indeterminate = ticked > 0 && ticked < members.length;
+      };
+      all.addEventListener("change", function () {
+        members.forEach(function (box) { box.checked = all.checked; });
+        sync();
+      });
+      members.forEach(function (box) { box.addEventListener("change", sync); });
+      sync();
+    });
+    // <dialog data-confirm-close="question" data-confirm-close-href="url">: Escape (or any other
+    // close) asks first; confirming leaves for the href, declining keeps the dialog open.
+    root.querySelectorAll("dialog[data-confirm-close]").forEach(function (dialog) {
+      if (dialog.dataset.boundClose) return;
+      dialog.dataset.boundClose = "1";
+      var leave = function () {
+        dialog.dataset.leaving = "1";
+        window.location.assign(dialog.dataset.confirmCloseHref);
+      };
+      dialog.addEventListener("cancel", function (event) {
+        event.preventDefault();
+        if (window.confirm(dialog.dataset.confirmClose)) leave();
+      });
+      // Browsers may close without a cancelable "cancel" (e.g. a second Escape): reopen unless confirmed.
+      dialog.addEventListener("close", function () {
+        if (dialog.open || dialog.dataset.leaving || !dialog.isConnected) return;
+        if (window.confirm(dialog.dataset.confirmClose)) leave();
+        else dialog.showModal();
       });
     });
   }

@@ -1,0 +1,216 @@
+"""The wizard's step forms (STYLE.md §6). Each one parses and normalises one step; none writes.
+
+Every step form takes the owning `org` and the `catalog` (scope catalog seen from that org) so the
+wizard can build them all the same way.
+"""
+
+import re
+from typing import Any
+
+from django import forms
+
+from oauthapps import scopes as scope_grammar
+from oauthapps.models import (
+    TTL_DEFAULT_MINUTES,
+    TTL_MAX_MINUTES,
+    TTL_MIN_MINUTES,
+    OAuthApp,
+)
+from oauthapps.selectors import ScopeCatalog, oauth_app_name_taken
+from oauthapps.services import APP_DESCRIPTION_MAX_LENGTH, APP_NAME_MAX_LENGTH
+from orgs.models import Organization
+
+APP_TYPE_HELP = {
+    OAuthApp.AppType.SERVER_TO_SERVER: (
+        "Choose this when your application needs direct access to another server, without a "
+        "user signing in. It uses the OAuth 2.0 client credentials grant: your app trades its "
+        "credentials for an access token."
+    ),
+}
+
+
+class StepForm(forms.Form):
+    def __init__(
+        self, *args: Any, org: Organization, catalog: ScopeCatalog, **kwargs: Any
+    ) -> None:
+        self.org = org
+        self.catalog = catalog
+        super().__init__(*args, **kwargs)
+
+
+class AppTypeForm(StepForm):
+    app_type = forms.ChoiceField(
+        label="App type",
+        choices=OAuthApp.AppType.choices,
+        initial=OAuthApp.AppType.SERVER_TO_SERVER,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Select the type of app to create.",
+            "invalid_choice": "Select one of the app types listed.",
+        },
+    )
+
+    def choices_with_help(self) -> list[tuple[Any, str]]:
+        return [
+            (radio, APP_TYPE_HELP.get(radio.data["value"], ""))
+            for radio in self["app_type"]
+        ]
+
+
+class RegisterForm(StepForm):
+    name = forms.CharField(
+        label="Name",
+        max_length=APP_NAME_MAX_LENGTH,
+        help_text="Unique within this organization, up to 100 characters. Shown to Owners who add the app.",
+        error_messages={
+            "required": "Enter a name for the app.",
+            "max_length": "Use at most %(limit_value)d characters for the name (you entered %(show_value)d).",
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=APP_DESCRIPTION_MAX_LENGTH,
+        help_text="Optional. What the app does and who runs it.",
+        error_messages={
+            "max_length": "Keep the description to %(limit_value)d characters (you entered %(show_value)d)."
+        },
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if oauth_app_name_taken(org=self.org, name=name):
+            raise forms.ValidationError(
+                f"An app named “{name}” already exists in {self.org.name}. Choose another name."
+            )
+        return name
+
+
+_WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
+_DECIMAL = re.compile(r"^[+-]?(\d+[.,]\d*|[.,]\d+)$")
+TTL_RANGE_MESSAGE = f"The Access Token TTL must be between {TTL_MIN_MINUTES} and {TTL_MAX_MINUTES} minutes."
+
+
+class TTLForm(StepForm):
+    access_token_ttl_minutes = forms.CharField(
+        label="Access Token TTL (minutes)",
+        initial=TTL_DEFAULT_MINUTES,
+        help_text=(
+            f"How long each access token stays valid. Default {TTL_DEFAULT_MINUTES} minutes; "
+            f"minimum {TTL_MIN_MINUTES} minute, maximum {TTL_MAX_MINUTES} minutes (5 hours)."
+        ),
+        error_messages={
+            "required": f"Enter the Access Token TTL in minutes, from {TTL_MIN_MINUTES} to {TTL_MAX_MINUTES}."
+        },
+        widget=forms.NumberInput(
+            attrs={
+                "min": TTL_MIN_MINUTES,
+                "max": TTL_MAX_MINUTES,
+                "step": 1,
+                "inputmode": "numeric",
+                "autofocus": True,
+                "class": "input-ttl",
+            }
+        ),
+    )
+
+    def clean_access_token_ttl_minutes(self) -> int:
+        raw = self.cleaned_data["access_token_ttl_minutes"].strip()
+        if _DECIMAL.match(raw):
+            raise forms.ValidationError(
+                "Enter a whole number of minutes, without decimals (for example 30)."
+            )
+        if not _WHOLE_NUMBER.match(raw):
+            raise forms.ValidationError(
+                "Enter the TTL as a number of minutes, for example 30."
+            )
+        digits = raw.lstrip("+-").lstrip("0") or "0"
+        if raw.startswith("-") and digits != "0":
+            raise forms.ValidationError(
+                f"{TTL_RANGE_MESSAGE} The minimum is {TTL_MIN_MINUTES} minute."
+            )
+        # Compare lengths first: int() refuses very long digit strings.
+        if len(digits) > len(str(TTL_MAX_MINUTES)) or int(digits) > TTL_MAX_MINUTES:
+            raise forms.ValidationError(
+                f"{TTL_RANGE_MESSAGE} The maximum is {TTL_MAX_MINUTES} minutes (5 hours)."
+            )
+        if int(digits) < TTL_MIN_MINUTES:
+            raise forms.ValidationError(
+                f"{TTL_RANGE_MESSAGE} The minimum is {TTL_MIN_MINUTES} minute."
+            )
+        return int(digits)
+
+
+class ScopesForm(StepForm):
+    """Org roles and service roles. A group's "select all roles" box is a real field, expanded on
+    the server, so it works without JavaScript; with it, console.js ticks the roles as you click."""
+
+    scopes = forms.MultipleChoiceField(
+        label="Scopes",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a scope you can choose. Pick from the list."
+        },
+    )
+    select_all = forms.MultipleChoiceField(
+        label="Select all roles",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a group you can select. Pick from the list."
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = self.catalog.choices
+        self.fields["select_all"].choices = self.catalog.group_choices
+        if not self.is_bound and (
+            "scopes" in self.initial or "select_all" in self.initial
+        ):
+            # Coming back to this step: show what "select all" stood for as ticked roles.
+            chosen = self._expand(
+                self.initial.get("scopes", []), self.initial.get("select_all", [])
+            )
+            self.initial["scopes"] = chosen
+            self.initial["select_all"] = self._full_groups(chosen)
+
+    def _expand(self, scopes: list[str], groups: list[str]) -> list[str]:
+        chosen = set(scopes)
+        for key in groups:
+            if group := self.catalog.group(key):
+                chosen |= group.scopes
+        return scope_grammar.normalize(chosen)
+
+    def _full_groups(self, scopes: list[str]) -> list[str]:
+        chosen = set(scopes)
+        return [
+            group.key
+            for group in self.catalog.groups
+            if group.scopes and group.scopes <= chosen
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "scopes" in cleaned and "select_all" in cleaned:
+            chosen = self._expand(cleaned["scopes"], cleaned["select_all"])
+            if not chosen:
+                self.add_error(
+                    "scopes",
+                    "Choose at least one scope: an organization role or a service role.",
+                )
+            cleaned["scopes"] = chosen
+        return cleaned
+
+    def selected(self) -> set[str]:
+        return set(self["scopes"].value() or [])
+
+    def selected_groups(self) -> set[str]:
+        return set(self["select_all"].value() or [])
+
+
+class ReviewForm(StepForm):
+    """Nothing to enter: the review shows the earlier steps, re-validated, before Create."""
