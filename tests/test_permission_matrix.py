@@ -6,7 +6,8 @@ builder]). Builders receive the `World` below (the org, its people and a few obj
 To add a URL: append a row, usually with one of the shorthands
     everyone(200)                      any member may; outsiders 404; anonymous → sign in
     only("owner", ok=302)              the listed roles may; other members 403
-and, if the view needs an object, add it to `World` (e.g. an OAuth app owned by the org).
+and, if the view needs an object, add it to `World` (as the OAuth app owned by the org). A URL may
+have several rows (GET and POST).
 `test_every_org_scoped_url_is_in_the_matrix` fails until every URL with an `org_id` is listed.
 """
 
@@ -18,6 +19,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from oauthapps.models import OAuthApp
+from oauthapps.services import oauth_app_create
 from orgs import services
 from orgs.models import Membership, Organization, Service
 from tests.factories import MembershipFactory, UserFactory
@@ -34,6 +37,7 @@ class World:
     target: Membership  # a plain member that member actions act on
     service: Service  # a service the org contains
     newcomer: User  # signed up, in no org yet
+    app: OAuthApp  # an OAuth app the org owns
 
 
 def everyone(ok: int) -> dict[str, int | str]:
@@ -64,6 +68,10 @@ def org_and_target(w: World) -> dict[str, Any]:
 
 def org_and_service(w: World) -> dict[str, Any]:
     return {"org_id": w.org.pk, "slug": w.service.slug}
+
+
+def org_and_app(w: World) -> dict[str, Any]:
+    return {"org_id": w.org.pk, "app_id": w.app.pk}
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,22 @@ ROUTES: list[Route] = [
     Route("orgs:service_remove", org_and_service, "post", only("owner", ok=302)),
     # OAuth apps
     Route("oauthapps:app_list", org, "get", everyone(200)),
+    Route(
+        "oauthapps:app_create",
+        org,
+        "get",
+        only("owner", "administrator", "developer", ok=200),
+    ),
+    Route(
+        "oauthapps:app_create",
+        org,
+        "post",
+        only("owner", "administrator", "developer", ok=200),
+        data=lambda w: {"nav": "next"},  # an incomplete step re-renders with errors
+    ),
+    Route("oauthapps:app_detail", org_and_app, "get", everyone(200)),
+    Route("oauthapps:app_add_to_org", org_and_app, "get", only("owner", ok=200)),
+    Route("oauthapps:app_add_to_org", org_and_app, "post", only("owner", ok=302)),
     # Not org-scoped, listed so that anonymous access is checked too
     Route("home", lambda w: {}, "get", signed_in(302)),
     Route("orgs:org_create", lambda w: {}, "get", signed_in(200)),
@@ -126,8 +150,20 @@ def world(org, owner, administrator, developer, member, outsider) -> World:
         "member": member,
         "outsider": outsider,
     }
+    app, _secret = oauth_app_create(
+        organization=org,
+        created_by=owner,
+        name="Matrix app",
+        access_token_ttl_minutes=30,
+        scopes=["org:member", "svc:compute:viewer"],
+    )
     return World(
-        org=org, people=people, target=target, service=service, newcomer=UserFactory()
+        org=org,
+        people=people,
+        target=target,
+        service=service,
+        newcomer=UserFactory(),
+        app=app,
     )
 
 
