@@ -98,20 +98,19 @@ class Wizard:
         if data.get("nav") == BACK:
             self._show(max(current - 1, 0), bound=False)
             return
+        cleaned: dict[str, Any] = {}
         for index in range(current + 1):
             # An earlier step that no longer validates was tampered with (or its data went
             # stale, e.g. the name was taken meanwhile): send the user back to it.
             self._show(index, bound=True)
             if not self.form.is_valid():
                 return
+            cleaned.update(self.form.cleaned_data)
         if current + 1 < len(STEPS):
             self._show(current + 1, bound=False)
             return
-        self.cleaned_data = {}
-        for index in range(len(STEPS)):
-            form = self._form(index, bound=True)
-            form.is_valid()
-            self.cleaned_data.update(form.cleaned_data)
+        # Next on the last step with every step valid: ready to create.
+        self.cleaned_data = cleaned
 
     @property
     def is_complete(self) -> bool:
@@ -205,19 +204,13 @@ class Wizard:
     @property
     def carried(self) -> list[tuple[str, str]]:
         """Hidden inputs for every other step's fields, exactly as they were sent."""
-        current_prefix = f"{self.step.slug}-"
         names = [
             f"{step.slug}-{name}"
             for step in STEPS
-            if step.slug != self.step.slug
+            if step != self.step
             for name in step.form_class.base_fields
         ]
-        return [
-            (name, value)
-            for name in names
-            if not name.startswith(current_prefix)
-            for value in self.data.getlist(name)
-        ]
+        return [(name, value) for name in names for value in self.data.getlist(name)]
 
     def summary(self) -> dict[str, Any]:
         """What the review step shows: every earlier step's cleaned values, scopes grouped."""
