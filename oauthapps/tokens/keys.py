@@ -32,6 +32,9 @@ from jwt.algorithms import RSAAlgorithm
 from oauthapps.models import TTL_MAX_MINUTES, SigningKey
 from oauthapps.tokens import selectors
 
+# Seconds on a clock that never goes back; a module attribute so tests can move it.
+_clock = time.monotonic
+
 ALGORITHM = "RS256"
 KEY_SIZE = 2048
 REFRESH_SECONDS = 60
@@ -143,17 +146,17 @@ def clear_cache() -> None:
 def signing_key() -> LoadedKey:
     """The key that signs new tokens now. A database read at most once per REFRESH_SECONDS."""
     key, loaded_at = _cache.signing, _cache.signing_loaded_at
-    if key is not None and time.monotonic() - loaded_at < REFRESH_SECONDS:
+    if key is not None and _clock() - loaded_at < REFRESH_SECONDS:
         return key
     with _cache.lock:
         if (
             _cache.signing is not None
-            and time.monotonic() - _cache.signing_loaded_at < REFRESH_SECONDS
+            and _clock() - _cache.signing_loaded_at < REFRESH_SECONDS
         ):
             return _cache.signing
         key = _load_signing_key()
         _cache.signing = key
-        _cache.signing_loaded_at = time.monotonic()
+        _cache.signing_loaded_at = _clock()
         _cache.public[key.kid] = key
         return key
 
@@ -202,7 +205,7 @@ def verification_key(kid: str) -> LoadedKey | None:
     A kid seen for the first time costs one query (a key rotated in by another process is found at
     once); the memory is dropped every REFRESH_SECONDS so a deleted key stops verifying.
     """
-    now = time.monotonic()
+    now = _clock()
     if now - _cache.public_loaded_at >= REFRESH_SECONDS:
         with _cache.lock:
             if now - _cache.public_loaded_at >= REFRESH_SECONDS:
