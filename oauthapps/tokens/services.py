@@ -5,15 +5,56 @@ reads the IssuedToken row (selectors.issued_token_active) instead of trusting a 
 """
 
 from datetime import datetime
+from functools import cache
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from oauthapps.models import IssuedToken, OAuthApp, SigningKey
 from oauthapps.tokens import keys
 from orgs.models import Organization
+
+
+@cache
+def _insert_sql(vendor: str) -> str:
+    fields = IssuedToken._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {connection.ops.quote_name(IssuedToken._meta.db_table)} ({columns}) VALUES ({placeholders})"
+
+
+def issued_token_record(
+    *,
+    jti: UUID,
+    app_id: int,
+    organization_id: UUID,
+    scope: str,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> IssuedToken:
+    """Record a token just issued: the row introspection, revocation and the API read.
+
+    The token endpoint's only write, so it is one INSERT built once per process (the ORM's save
+    machinery costs more than the statement) and runs without a transaction of its own: a single
+    statement is atomic, and BEGIN/COMMIT would be one more round trip per token.
+    """
+    token = IssuedToken(
+        jti=jti,
+        app_id=app_id,
+        organization_id=organization_id,
+        scope=scope,
+        issued_at=issued_at,
+        expires_at=expires_at,
+    )
+    values = [
+        field.get_db_prep_save(getattr(token, field.attname), connection)
+        for field in IssuedToken._meta.concrete_fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(connection.vendor), values)
+    return token
 
 
 @transaction.atomic

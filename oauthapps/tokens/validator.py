@@ -21,9 +21,9 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from oauthapps import scopes as scope_grammar
-from oauthapps.models import IssuedToken, OAuthApp
+from oauthapps.models import OAuthApp
 from oauthapps.tokens import access_tokens, selectors
-from oauthapps.tokens.services import issued_token_revoke
+from oauthapps.tokens.services import issued_token_record, issued_token_revoke
 
 # error_description must stay within RFC 6749 §5.2's character set: never echo raw input.
 MAX_ECHOED_SCOPES = 10
@@ -218,7 +218,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         )
 
     def save_bearer_token(self, token: dict, request: Request, *args, **kwargs) -> None:
-        IssuedToken.objects.create(
+        issued_token_record(
             jti=request.console_jti,
             app_id=request.client.pk,
             organization_id=request.console_org_id,
