@@ -1,6 +1,7 @@
 """Stock OAuth client libraries and the example script against a real HTTP server."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -285,3 +286,34 @@ def test_the_example_script_reports_a_wrong_secret(server, app, tmp_path):
     assert result.returncode == 1
     assert "401" in result.stderr
     assert "invalid_client" in result.stderr
+
+
+# --- examples/get_token.sh (the curl equivalent) ---------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not (shutil.which("curl") and shutil.which("jq")), reason="needs curl and jq"
+)
+def test_the_curl_example_does_the_same(server, app, org, tmp_path):
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(
+        credentials_json(app=app.app, client_secret=app.client_secret)
+    )
+    result = subprocess.run(
+        ["bash", str(ROOT / "examples" / "get_token.sh"), str(credentials)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == str(org.pk)
+
+    credentials.write_text(credentials_json(app=app.app, client_secret="wrong"))
+    failed = subprocess.run(
+        ["bash", str(ROOT / "examples" / "get_token.sh"), str(credentials)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 1
+    assert "invalid_client" in failed.stderr

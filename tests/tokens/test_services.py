@@ -1,10 +1,12 @@
 """Revocation services (remove from org, regenerate/delete, one token) and pruning."""
 
 from datetime import timedelta
+from io import StringIO
 from uuid import UUID
 
 import jwt
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from oauthapps.models import AppGrant, IssuedToken
@@ -115,6 +117,19 @@ def test_pruning_deletes_only_long_expired_rows(api_client, app):
         == 1
     )
     assert list(IssuedToken.objects.values_list("jti", flat=True)) == [fresh]
+
+
+def test_the_prune_command(api_client, app):
+    old = jti_of(get_token(api_client, app))
+    IssuedToken.objects.filter(jti=old).update(
+        expires_at=timezone.now() - timedelta(days=3)
+    )
+    out = StringIO()
+    call_command("prune_issued_tokens", "--days", "7", stdout=out)
+    assert "Deleted 0" in out.getvalue()
+    call_command("prune_issued_tokens", "--days", "2", stdout=out)
+    assert "Deleted 1" in out.getvalue()
+    assert not IssuedToken.objects.exists()
 
 
 def test_tokens_of_a_deleted_app_are_gone(api_client, app):

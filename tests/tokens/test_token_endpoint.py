@@ -225,6 +225,18 @@ def test_without_org_id_the_owning_org_wins(api_client, org, make_app):
     )
 
 
+def test_the_owning_org_wins_among_many_whenever_it_was_added(
+    api_client, org, make_app
+):
+    others = [OrganizationFactory() for _ in range(3)]
+    creds = make_app(org, scopes=["org:member"], add_to=[*others, org])
+    assert claims_of(get_token(api_client, creds)["access_token"])["org_id"] == str(
+        org.pk
+    )
+    body = get_token(api_client, creds, orgId=str(others[2].pk))
+    assert claims_of(body["access_token"])["org_id"] == str(others[2].pk)
+
+
 def test_without_org_id_the_only_org_it_was_added_to(api_client, org, make_app):
     other = OrganizationFactory()
     creds = make_app(org, scopes=["org:member"], add_to=[other])
