@@ -1,0 +1,253 @@
+"""Django admin for OAuth apps and the access tokens they were issued.
+
+Replaces the toolkit's generic Application admin (made for user-owned, redirect-based clients)
+with one that knows organizations, grants and our token rows, and hides the toolkit's own token
+models, which this console never writes (tokens are JWTs recorded as IssuedToken rows).
+State changes staff make here go through the same services as the console, so they are audited.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
+
+from oauthapps import services
+from oauthapps.models import AppGrant, IssuedToken, OAuthApp
+from oauthapps.selectors import oauth_app_name_taken
+from oauthapps.tokens.services import issued_token_revoke
+
+for model in (OAuthApp, AccessToken, Grant, IDToken, RefreshToken):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+class AppGrantInline(admin.TabularInline):
+    model = AppGrant
+    extra = 0
+    fields = ["organization", "scopes", "granted_by", "granted_at", "updated_at"]
+    readonly_fields = ["granted_at", "updated_at"]
+    raw_id_fields = ["organization", "granted_by"]
+    verbose_name = "organization it was added to"
+    verbose_name_plural = "organizations it was added to (grants)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AppGrant]:
+        return (
+            super().get_queryset(request).select_related("organization", "granted_by")
+        )
+
+
+class OAuthAppAdminForm(forms.ModelForm):
+    class Meta:
+        model = OAuthApp
+        fields = ["name", "description", "access_token_ttl_minutes"]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise ValidationError("Enter a name for the app.")
+        if len(name) > services.APP_NAME_MAX_LENGTH:
+            raise ValidationError(
+                f"Use at most {services.APP_NAME_MAX_LENGTH} characters for the name."
+            )
+        if oauth_app_name_taken(
+            org=self.instance.organization, name=name, exclude_app_id=self.instance.pk
+        ):
+            raise ValidationError(
+                f"An app named “{name}” already exists in {self.instance.organization}."
+            )
+        return name
+
+
+@admin.register(OAuthApp)
+class OAuthAppAdmin(admin.ModelAdmin):
+    form = OAuthAppAdminForm
+    list_display = [
+        "name",
+        "client_id",
+        "organization",
+        "app_type",
+        "access_token_ttl_minutes",
+        "grant_count",
+        "is_disabled",
+        "created",
+    ]
+    list_filter = ["app_type", "is_disabled", "organization", "created"]
+    search_fields = ["name", "=client_id", "organization__name"]
+    list_select_related = ["organization"]
+    date_hierarchy = "created"
+    inlines = [AppGrantInline]
+    actions = ["revoke_all_tokens", "disable", "enable"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "organization", "app_type"]}),
+        ("Tokens", {"fields": ["access_token_ttl_minutes", "scopes"]}),
+        (
+            "Credentials",
+            {
+                "fields": [
+                    "client_id",
+                    "client_secret",
+                    "secret_created_at",
+                    "previous_secret_expires_at",
+                    "tokens_revoked_before",
+                    "is_disabled",
+                ],
+                "description": "The client secret is stored hashed; nobody can read it back. "
+                "Use the actions of the list to revoke tokens or disable an app. Scopes are "
+                "changed on the app's Edit page in the console, so grants follow.",
+            },
+        ),
+        ("History", {"fields": ["created_by", "created", "updated"]}),
+    ]
+    readonly_fields = [
+        "organization",
+        "app_type",
+        "scopes",
+        "client_id",
+        "client_secret",
+        "secret_created_at",
+        "previous_secret_expires_at",
+        "tokens_revoked_before",
+        "is_disabled",
+        "created_by",
+        "created",
+        "updated",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OAuthApp]:
+        return super().get_queryset(request).annotate(grant_total=Count("grants"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # apps are created by the wizard or `manage.py create_oauth_app`
+
+    def save_model(
+        self, request: HttpRequest, obj: OAuthApp, form: forms.ModelForm, change: bool
+    ) -> None:
+        """Name, description and TTL go through the console's service: same rules, audited."""
+        stored = OAuthApp.objects.select_related("organization").get(pk=obj.pk)
+        try:
+            services.oauth_app_update(
+                app=stored,
+                updated_by=request.user,
+                name=obj.name,
+                description=obj.description,
+                access_token_ttl_minutes=obj.access_token_ttl_minutes,
+                scopes=stored.scopes,
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+    @admin.display(description="organizations", ordering="grant_total")
+    def grant_count(self, app: OAuthApp) -> int:
+        return app.grant_total
+
+    @admin.action(description="Revoke all tokens of the selected apps")
+    def revoke_all_tokens(
+        self, request: HttpRequest, queryset: QuerySet[OAuthApp]
+    ) -> None:
+        revoked = sum(
+            services.oauth_app_revoke_all_tokens(app=app, revoked_by=request.user)
+            for app in queryset.select_related("organization")
+        )
+        self.message_user(
+            request,
+            f"Revoked {revoked} active token{'s' if revoked != 1 else ''} of "
+            f"{len(queryset)} app{'s' if len(queryset) != 1 else ''}.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(
+        description="Disable the selected apps (invalid_client, tokens refused)"
+    )
+    def disable(self, request: HttpRequest, queryset: QuerySet[OAuthApp]) -> None:
+        self._set_disabled(request, queryset, is_disabled=True)
+
+    @admin.action(description="Enable the selected apps again")
+    def enable(self, request: HttpRequest, queryset: QuerySet[OAuthApp]) -> None:
+        self._set_disabled(request, queryset, is_disabled=False)
+
+    def _set_disabled(
+        self, request: HttpRequest, queryset: QuerySet[OAuthApp], *, is_disabled: bool
+    ) -> None:
+        apps = list(queryset.select_related("organization"))
+        for app in apps:
+            services.oauth_app_set_disabled(
+                app=app, is_disabled=is_disabled, changed_by=request.user
+            )
+        state = "disabled" if is_disabled else "enabled"
+        self.message_user(
+            request,
+            f"{len(apps)} app{'s' if len(apps) != 1 else ''} {state}.",
+            messages.SUCCESS,
+        )
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[IssuedToken]
+    ) -> QuerySet:
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(expires_at__lte=now)
+        return queryset
+
+
+@admin.register(IssuedToken)
+class IssuedTokenAdmin(admin.ModelAdmin):
+    """Access tokens issued (their rows; the JWTs themselves are never stored)."""
+
+    list_display = [
+        "jti",
+        "app",
+        "organization",
+        "scope",
+        "issued_at",
+        "expires_at",
+        "is_revoked",
+    ]
+    list_filter = [RevokedFilter, "issued_at", "organization"]
+    search_fields = ["=jti", "app__name", "=app__client_id", "organization__name"]
+    list_select_related = ["app", "organization"]
+    date_hierarchy = "issued_at"
+    actions = ["revoke"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: IssuedToken | None = None
+    ) -> list[str]:
+        return [field.name for field in IssuedToken._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: IssuedToken | None = None
+    ) -> bool:
+        return False
+
+    @admin.display(description="revoked", boolean=True)
+    def is_revoked(self, token: IssuedToken) -> bool:
+        return token.revoked_at is not None
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[IssuedToken]) -> None:
+        revoked = sum(
+            issued_token_revoke(app=token.app, jti=token.jti)
+            for token in queryset.select_related("app")
+        )
+        self.message_user(
+            request,
+            f"Revoked {revoked} token{'s' if revoked != 1 else ''}.",
+            messages.SUCCESS,
+        )
