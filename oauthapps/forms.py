@@ -1,4 +1,5 @@
-"""The wizard's step forms (STYLE.md §6). Each one parses and normalises one step; none writes.
+"""The wizard's step forms (STYLE.md §6), and the app management forms that reuse them. Each one
+parses and normalises its input; none writes.
 
 Every step form takes the owning `org` and the `catalog` (scope catalog seen from that org) so the
 wizard can build them all the same way.
@@ -8,6 +9,8 @@ import re
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import (
@@ -17,7 +20,13 @@ from oauthapps.models import (
     OAuthApp,
 )
 from oauthapps.selectors import ScopeCatalog, oauth_app_name_taken
-from oauthapps.services import APP_DESCRIPTION_MAX_LENGTH, APP_NAME_MAX_LENGTH
+from oauthapps.services import (
+    APP_DESCRIPTION_MAX_LENGTH,
+    APP_NAME_MAX_LENGTH,
+    OVERLAP_DEFAULT_HOURS,
+    OVERLAP_MAX_HOURS,
+    OVERLAP_MIN_HOURS,
+)
 from orgs.models import Organization
 
 APP_TYPE_HELP = {
@@ -214,3 +223,182 @@ class ScopesForm(StepForm):
 
 class ReviewForm(StepForm):
     """Nothing to enter: the review shows the earlier steps, re-validated, before Create."""
+
+
+# App management (issue 5): the edit page reuses the wizard's step forms --------------------
+
+
+class EditRegisterForm(RegisterForm):
+    """The wizard's name and description, for an existing app: its own name is not a clash."""
+
+    def __init__(self, *args: Any, app: OAuthApp, **kwargs: Any) -> None:
+        self.app = app
+        super().__init__(*args, **kwargs)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if oauth_app_name_taken(org=self.org, name=name, exclude_app_id=self.app.pk):
+            raise forms.ValidationError(
+                f"An app named “{name}” already exists in {self.org.name}. Choose another name."
+            )
+        return name
+
+
+class AppEditForms:
+    """Edit = the wizard's Register, Access Token TTL and Define scopes steps on one page, with
+    the same fields, bounds and messages, prefilled from the app."""
+
+    def __init__(
+        self, data: QueryDict | None, *, app: OAuthApp, catalog: ScopeCatalog
+    ) -> None:
+        common: dict[str, Any] = {"org": app.organization, "catalog": catalog}
+        self.register = EditRegisterForm(
+            data,
+            prefix="register",
+            app=app,
+            initial={"name": app.name, "description": app.description},
+            **common,
+        )
+        self.ttl = TTLForm(
+            data,
+            prefix="ttl",
+            initial={"access_token_ttl_minutes": app.access_token_ttl_minutes},
+            **common,
+        )
+        self.scopes = ScopesForm(
+            data, prefix="scopes", initial={"scopes": list(app.scopes)}, **common
+        )
+        self.forms: tuple[StepForm, ...] = (self.register, self.ttl, self.scopes)
+
+    def is_valid(self) -> bool:
+        results = [
+            form.is_valid() for form in self.forms
+        ]  # every form shows its errors
+        return all(results)
+
+    @property
+    def cleaned_data(self) -> dict[str, Any]:
+        """What `services.oauth_app_update` takes."""
+        data: dict[str, Any] = {}
+        for form in self.forms:
+            data.update(form.cleaned_data)
+        data.pop("select_all", None)
+        return data
+
+    def show_service_error(self, exc: ValidationError) -> None:
+        """Put a service's ValidationError on the form owning each field."""
+        errors = (
+            exc.error_dict if hasattr(exc, "error_dict") else {None: exc.error_list}
+        )
+        for field, field_errors in errors.items():
+            owner = next((f for f in self.forms if field in f.fields), self.register)
+            owner.add_error(field if field in owner.fields else None, field_errors)
+
+
+class SecretChangeForm(forms.Form):
+    """Regenerate (and the base of Rotate): carries which secret the user saw, see
+    services.secret_fingerprint. Nothing to type."""
+
+    fingerprint = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class RotateSecretForm(SecretChangeForm):
+    overlap_hours = forms.IntegerField(
+        label="Overlap (hours)",
+        initial=OVERLAP_DEFAULT_HOURS,
+        min_value=OVERLAP_MIN_HOURS,
+        max_value=OVERLAP_MAX_HOURS,
+        help_text=(
+            f"How long the current secret keeps working next to the new one. Default "
+            f"{OVERLAP_DEFAULT_HOURS} hours; from {OVERLAP_MIN_HOURS} hour to "
+            f"{OVERLAP_MAX_HOURS} hours (7 days)."
+        ),
+        error_messages={
+            "required": "Enter how many hours the current secret keeps working.",
+            "invalid": "Enter a whole number of hours, for example 48.",
+            "min_value": f"The overlap must be at least {OVERLAP_MIN_HOURS} hour.",
+            "max_value": f"The overlap can be at most {OVERLAP_MAX_HOURS} hours (7 days).",
+        },
+        widget=forms.NumberInput(
+            attrs={"class": "input-ttl", "step": 1, "inputmode": "numeric"}
+        ),
+    )
+
+
+class DeleteAppForm(forms.Form):
+    confirm_name = forms.CharField(
+        label="Type the app’s name to confirm",
+        max_length=APP_NAME_MAX_LENGTH + 50,
+        error_messages={"required": "Type the app’s name to confirm."},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args: Any, app: OAuthApp, **kwargs: Any) -> None:
+        self.app = app
+        super().__init__(*args, **kwargs)
+
+    def clean_confirm_name(self) -> str:
+        typed = self.cleaned_data["confirm_name"].strip()
+        if typed != self.app.name:
+            raise forms.ValidationError(
+                f"That is not the app’s name. Type {self.app.name} exactly to delete it."
+            )
+        return typed
+
+
+class AddToOrgsForm(forms.Form):
+    organizations = forms.MultipleChoiceField(
+        label="Organizations",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": "Choose at least one organization.",
+            "invalid_choice": "You can add the app only to organizations where you are an "
+            "Owner and that do not have it yet.",
+        },
+    )
+
+    def __init__(self, *args: Any, orgs: list[Organization], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.orgs = {str(org.pk): org for org in orgs}
+        self.fields["organizations"].choices = [
+            (org_id, org.name) for org_id, org in self.orgs.items()
+        ]
+
+    def chosen(self) -> list[Organization]:
+        return [self.orgs[org_id] for org_id in self.cleaned_data["organizations"]]
+
+
+class ClientIdForm(forms.Form):
+    client_id = forms.CharField(
+        label="Client ID",
+        max_length=255,
+        help_text="The app’s client ID, as its owners see it on the app’s page or in its credentials JSON.",
+        error_messages={
+            "required": "Paste the client ID of the app to add.",
+            "max_length": "That is longer than any client ID. Paste the client ID only.",
+        },
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "class": "mono"}
+        ),
+    )
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters (GET). Unknown values are errors, shown as such, never guessed."""
+
+    action = forms.ChoiceField(label="Action", required=False)
+    app = forms.ChoiceField(label="App", required=False)
+    actor = forms.ChoiceField(label="Who", required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        actions: list[tuple[str, str]],
+        apps: list[tuple[str, str]],
+        actors: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "All actions"), *actions]
+        self.fields["app"].choices = [("", "All apps"), *apps]
+        self.fields["actor"].choices = [("", "Everyone"), *actors]

@@ -1,11 +1,12 @@
 from dataclasses import dataclass
+from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import AppGrant, OAuthApp
-from orgs.models import Organization, Service
+from orgs.models import AuditEvent, Organization, OrganizationService, Service
 from orgs.selectors import organization_service_slugs
 
 ORG_GROUP = "org"
@@ -128,15 +129,66 @@ def oauth_apps_for_org(*, org: Organization) -> QuerySet[OAuthApp]:
     )
 
 
+def grants_from_other_orgs(*, org: Organization) -> QuerySet[AppGrant]:
+    """The grants of apps owned elsewhere and added to this org, with each app and its owning
+    org (one query), by app name."""
+    return (
+        AppGrant.objects.filter(organization=org)
+        .exclude(app__organization=org)
+        .select_related("app__organization")
+        .order_by("app__name")
+    )
+
+
+def _with_page_relations(queryset: QuerySet[OAuthApp]) -> QuerySet[OAuthApp]:
+    return queryset.select_related("organization", "created_by").prefetch_related(
+        "grants__organization__services", "grants__granted_by"
+    )
+
+
 def oauth_app_get(*, org: Organization, app_id: int) -> OAuthApp:
-    """An app owned by `org` with its creator and grants; 404 for any other id."""
+    """An app owned by `org` with its creator and grants; 404 for any other id, including apps
+    only added to `org`: what may change an app goes through this."""
     return get_object_or_404(
-        OAuthApp.objects.select_related("organization", "created_by").prefetch_related(
-            "grants__organization__services", "grants__granted_by"
+        _with_page_relations(OAuthApp.objects.all()), organization=org, pk=app_id
+    )
+
+
+def oauth_app_get_visible(*, org: Organization, app_id: int) -> OAuthApp:
+    """An app `org` owns or was added to (what its members may look at); 404 for others."""
+    added_here = AppGrant.objects.filter(app=OuterRef("pk"), organization=org)
+    return get_object_or_404(
+        _with_page_relations(
+            OAuthApp.objects.filter(Q(organization=org) | Exists(added_here))
         ),
-        organization=org,
         pk=app_id,
     )
+
+
+def oauth_app_grant_get(*, org: Organization, app_id: int) -> AppGrant:
+    """The app's grant in `org` (the app and its owning org loaded); 404 if it was not added."""
+    return get_object_or_404(
+        AppGrant.objects.select_related("app__organization", "organization"),
+        organization=org,
+        app_id=app_id,
+    )
+
+
+def oauth_app_find_by_client_id(*, client_id: str) -> OAuthApp | None:
+    """The app with this client ID (its owning org loaded), or None."""
+    client_id = client_id.strip()
+    if not client_id or len(client_id) > 255:
+        return None
+    return (
+        OAuthApp.objects.select_related("organization")
+        .filter(client_id=client_id)
+        .first()
+    )
+
+
+def grant_is_pending(*, grant: AppGrant, app: OAuthApp) -> bool:
+    """Whether the app now asks for other scopes than the org granted (it needs a re-grant)."""
+    return set(grant.scopes) != set(app.scopes)
 
 
 @dataclass(frozen=True)
@@ -144,11 +196,22 @@ class GrantRow:
     grant: AppGrant
     grouped_scopes: list[tuple[ScopeGroup, list[ScopeOption]]]
     missing_services: list[str]  # names of services in the grant's scopes the org lacks
+    is_pending: bool  # the app's scopes changed since this org granted them
+    added_scopes: list[str]  # what a re-grant would add (labels)
+    removed_scopes: list[str]  # what a re-grant would take away (labels)
+    can_grant: bool  # the viewer may remove the app from this org / re-grant there
 
 
-def oauth_app_grant_rows(*, app: OAuthApp, catalog: ScopeCatalog) -> list[GrantRow]:
-    """The orgs the app was added to, each with the services its grant names but the org
-    lacks. Needs `app` from `oauth_app_get` (grants and their orgs' services prefetched)."""
+def oauth_app_grant_rows(
+    *,
+    app: OAuthApp,
+    catalog: ScopeCatalog,
+    grantable_org_ids: set[UUID] | frozenset[UUID] = frozenset(),
+    only_org: Organization | None = None,
+) -> list[GrantRow]:
+    """The orgs the app was added to (or only `only_org`'s grant), each with the services its
+    grant names but the org lacks, and whether a scope change waits for its re-grant. Needs `app`
+    from `oauth_app_get`/`oauth_app_get_visible` (grants and their orgs' services prefetched)."""
     return [
         GrantRow(
             grant=grant,
@@ -160,8 +223,23 @@ def oauth_app_grant_rows(*, app: OAuthApp, catalog: ScopeCatalog) -> list[GrantR
                     [service.slug for service in grant.organization.services.all()],
                 )
             ],
+            is_pending=grant_is_pending(grant=grant, app=app),
+            added_scopes=[
+                catalog.label(scope)
+                for scope in scope_grammar.normalize(
+                    set(app.scopes) - set(grant.scopes)
+                )
+            ],
+            removed_scopes=[
+                catalog.label(scope)
+                for scope in scope_grammar.normalize(
+                    set(grant.scopes) - set(app.scopes)
+                )
+            ],
+            can_grant=grant.organization_id in grantable_org_ids,
         )
         for grant in app.grants.all()
+        if only_org is None or grant.organization_id == only_org.pk
     ]
 
 
@@ -170,9 +248,58 @@ def oauth_app_is_added(*, app: OAuthApp, org: Organization) -> bool:
     return any(grant.organization_id == org.pk for grant in app.grants.all())
 
 
-def oauth_app_name_taken(*, org: Organization, name: str) -> bool:
-    """Whether the org already owns an app of this name (ignoring case)."""
-    return OAuthApp.objects.filter(organization=org, name__iexact=name.strip()).exists()
+def oauth_app_added_to(*, app: OAuthApp, org: Organization) -> bool:
+    """Whether the app has a grant in `org` (one query)."""
+    return AppGrant.objects.filter(app=app, organization=org).exists()
+
+
+@dataclass(frozen=True)
+class OrgCandidate:
+    org: Organization
+    missing_services: list[str]  # names of services in the app's scopes this org lacks
+
+
+def add_to_org_candidates(
+    *, app: OAuthApp, grantable: list[Organization], catalog: ScopeCatalog
+) -> list[OrgCandidate]:
+    """The orgs of `grantable` the app is not added to yet, each with the services in the app's
+    scopes it lacks (one query for all their services; grants come prefetched with `app`)."""
+    added = {grant.organization_id for grant in app.grants.all()}
+    orgs = [org for org in grantable if org.pk not in added]
+    contained: dict[UUID, set[str]] = {org.pk: set() for org in orgs}
+    for org_id, slug in OrganizationService.objects.filter(
+        organization__in=orgs
+    ).values_list("organization_id", "service__slug"):
+        contained[org_id].add(slug)
+    return [
+        OrgCandidate(
+            org=org,
+            missing_services=[
+                catalog.title_of(slug)
+                for slug in scope_grammar.missing_services(
+                    app.scopes, contained[org.pk]
+                )
+            ],
+        )
+        for org in orgs
+    ]
+
+
+def service_names(*, slugs: list[str]) -> str:
+    """The catalog names of these services, comma separated, in the order given."""
+    names = dict(Service.objects.filter(slug__in=slugs).values_list("slug", "name"))
+    return ", ".join(names.get(slug, slug) for slug in slugs)
+
+
+def oauth_app_name_taken(
+    *, org: Organization, name: str, exclude_app_id: int | None = None
+) -> bool:
+    """Whether the org already owns an app of this name (ignoring case), other than
+    `exclude_app_id` (the app being renamed)."""
+    apps = OAuthApp.objects.filter(organization=org, name__iexact=name.strip())
+    if exclude_app_id is not None:
+        apps = apps.exclude(pk=exclude_app_id)
+    return apps.exists()
 
 
 def known_scopes() -> set[str]:
@@ -184,3 +311,82 @@ def known_scopes() -> set[str]:
         for service, role in ServiceRole.objects.values_list("service__slug", "slug")
     }
     return set(scope_grammar.ORG_SCOPE_VALUES) | service_scopes
+
+
+# The audit log ----------------------------------------------------------------------------
+
+AUDIT_ACTIONS: dict[str, str] = {
+    "app.create": "Created app",
+    "app.edit": "Edited app",
+    "app.regenerate_secret": "Regenerated secret",
+    "app.rotate_secret": "Rotated secret (overlap)",
+    "app.end_secret_overlap": "Ended secret overlap",
+    "app.revoke_tokens": "Revoked all tokens",
+    "app.disable": "Disabled app",
+    "app.enable": "Enabled app",
+    "app.delete": "Deleted app",
+    "app.add_to_org": "Added app to org",
+    "app.remove_from_org": "Removed app from org",
+    "app.regrant": "Re-granted scopes",
+    "member.add": "Added member",
+    "member.change": "Changed member role",
+    "member.remove": "Removed member",
+    "service.add": "Added service",
+    "service.remove": "Removed service",
+    "org.create": "Created organization",
+}
+APP_TARGET = "oauthapp"
+AUDIT_TARGETS = {
+    APP_TARGET: "OAuth app",
+    "user": "Member",
+    "service": "Service",
+    "organization": "Organization",
+}
+
+
+@dataclass(frozen=True)
+class AuditFilterChoices:
+    actions: list[tuple[str, str]]
+    apps: list[tuple[str, str]]  # (app id, latest name seen in the log)
+    actors: list[tuple[str, str]]  # (user id, email)
+
+
+def audit_filter_choices(*, org: Organization) -> AuditFilterChoices:
+    """What the org's audit log can be filtered by: the actions, apps and people in it (three
+    small queries over the org's events, deleted apps and people included)."""
+    events = AuditEvent.objects.filter(organization=org).order_by()
+    present = set(events.values_list("action", flat=True).distinct())
+    actions = [(key, label) for key, label in AUDIT_ACTIONS.items() if key in present]
+    actions += [(key, key) for key in sorted(present - AUDIT_ACTIONS.keys())]
+    apps: dict[str, str] = {}
+    for target_id, label in (
+        events.filter(target_type=APP_TARGET)
+        .order_by("created_at", "id")
+        .values_list("target_id", "target_label")
+    ):
+        apps[target_id] = label  # the newest name wins
+    actors = (
+        events.filter(actor__isnull=False)
+        .values_list("actor_id", "actor_label")
+        .distinct()
+        .order_by("actor_label")
+    )
+    return AuditFilterChoices(
+        actions=actions,
+        apps=sorted(apps.items(), key=lambda item: item[1].lower()),
+        actors=[(str(actor_id), label) for actor_id, label in actors],
+    )
+
+
+def audit_events_for_org(
+    *, org: Organization, action: str = "", app_id: str = "", actor_id: str = ""
+) -> QuerySet[AuditEvent]:
+    """The org's audit events, newest first, filtered by action, app and actor when given."""
+    events = AuditEvent.objects.filter(organization=org).order_by("-created_at", "-id")
+    if action:
+        events = events.filter(action=action)
+    if app_id:
+        events = events.filter(target_type=APP_TARGET, target_id=app_id)
+    if actor_id:
+        events = events.filter(actor_id=actor_id)
+    return events

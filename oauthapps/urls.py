@@ -4,17 +4,37 @@ from oauthapps import views
 
 app_name = "oauthapps"
 
+APP = "orgs/<uuid:org_id>/oauth-apps/<int:app_id>/"
+
 urlpatterns = [
     path("orgs/<uuid:org_id>/oauth-apps/", views.app_list, name="app_list"),
     path("orgs/<uuid:org_id>/oauth-apps/new/", views.app_create, name="app_create"),
     path(
-        "orgs/<uuid:org_id>/oauth-apps/<int:app_id>/",
-        views.app_detail,
-        name="app_detail",
+        "orgs/<uuid:org_id>/oauth-apps/add-by-client-id/",
+        views.app_add_by_client_id,
+        name="app_add_by_client_id",
     ),
+    path(APP, views.app_detail, name="app_detail"),
+    path(APP + "edit/", views.app_edit, name="app_edit"),
+    path(APP + "delete/", views.app_delete, name="app_delete"),
     path(
-        "orgs/<uuid:org_id>/oauth-apps/<int:app_id>/add-to-organization/",
-        views.app_add_to_org,
-        name="app_add_to_org",
+        APP + "regenerate-secret/",
+        views.app_regenerate_secret,
+        name="app_regenerate_secret",
     ),
+    path(APP + "rotate-secret/", views.app_rotate_secret, name="app_rotate_secret"),
+    path(
+        APP + "end-secret-overlap/",
+        views.app_end_secret_overlap,
+        name="app_end_secret_overlap",
+    ),
+    path(APP + "add-to-organization/", views.app_add_to_org, name="app_add_to_org"),
+    path(APP + "add-to-organizations/", views.app_add_to_orgs, name="app_add_to_orgs"),
+    path(
+        APP + "remove-from-organization/",
+        views.app_remove_from_org,
+        name="app_remove_from_org",
+    ),
+    path(APP + "regrant/", views.app_regrant, name="app_regrant"),
+    path("orgs/<uuid:org_id>/audit-log/", views.audit_log, name="audit_log"),
 ]

@@ -145,3 +145,16 @@ def org_access(
         return wrapper
 
     return decorator
+
+
+def orgs_allowing(user: User | AnonymousUser, action: Action) -> list[Organization]:
+    """The organizations where the user may do `action`, by name (one query). E.g. the orgs an
+    app may be added to by this user: those where they hold `apps.grant`."""
+    if not user.is_authenticated:
+        return []
+    memberships = (
+        Membership.objects.select_related("organization")
+        .filter(user=user)
+        .order_by("organization__name")
+    )
+    return [m.organization for m in memberships if action in actions_for(m)]

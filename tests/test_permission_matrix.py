@@ -20,10 +20,15 @@ from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from oauthapps.models import OAuthApp
-from oauthapps.services import oauth_app_create
+from oauthapps.services import (
+    oauth_app_add_to_org,
+    oauth_app_create,
+    oauth_app_update,
+    secret_fingerprint,
+)
 from orgs import services
 from orgs.models import Membership, Organization, Service
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 PERSONAS = ("owner", "administrator", "developer", "member", "outsider", "anonymous")
 MEMBER_ROLES = ("owner", "administrator", "developer", "member")
@@ -38,6 +43,10 @@ class World:
     service: Service  # a service the org contains
     newcomer: User  # signed up, in no org yet
     app: OAuthApp  # an OAuth app the org owns
+    added_app: (
+        OAuthApp  # owned by another org, added to this one; its scopes changed since
+    )
+    spare_org: Organization  # another org the Owner persona owns (to add apps to)
 
 
 def everyone(ok: int) -> dict[str, int | str]:
@@ -72,6 +81,28 @@ def org_and_service(w: World) -> dict[str, Any]:
 
 def org_and_app(w: World) -> dict[str, Any]:
     return {"org_id": w.org.pk, "app_id": w.app.pk}
+
+
+def org_and_added_app(w: World) -> dict[str, Any]:
+    return {"org_id": w.org.pk, "app_id": w.added_app.pk}
+
+
+MANAGERS = ("owner", "administrator", "developer")
+
+
+def managers_get_404() -> dict[str, int | str]:
+    """An app only added to the org: managing it through this org's URL is a 404 for those who
+    may manage apps (it is not this org's to change); others are refused before the lookup."""
+    return only(*MANAGERS, ok=404)
+
+
+def edit_data(w: World) -> dict[str, Any]:
+    return {
+        "register-name": "Matrix app renamed",
+        "register-description": "",
+        "ttl-access_token_ttl_minutes": "20",
+        "scopes-scopes": ["org:member"],
+    }
 
 
 @dataclass(frozen=True)
@@ -130,6 +161,96 @@ ROUTES: list[Route] = [
     Route("oauthapps:app_detail", org_and_app, "get", everyone(200)),
     Route("oauthapps:app_add_to_org", org_and_app, "get", only("owner", ok=200)),
     Route("oauthapps:app_add_to_org", org_and_app, "post", only("owner", ok=302)),
+    # Managing an app the org owns (issue 5)
+    Route("oauthapps:app_edit", org_and_app, "get", only(*MANAGERS, ok=200)),
+    Route(
+        "oauthapps:app_edit", org_and_app, "post", only(*MANAGERS, ok=302), edit_data
+    ),
+    Route("oauthapps:app_delete", org_and_app, "get", only(*MANAGERS, ok=200)),
+    Route(
+        "oauthapps:app_delete",
+        org_and_app,
+        "post",
+        only(*MANAGERS, ok=302),
+        data=lambda w: {"confirm_name": w.app.name},
+    ),
+    Route(
+        "oauthapps:app_regenerate_secret", org_and_app, "get", only(*MANAGERS, ok=200)
+    ),
+    Route(
+        "oauthapps:app_regenerate_secret",
+        org_and_app,
+        "post",
+        only(*MANAGERS, ok=200),  # the app page with the new secret in the pop-up
+        data=lambda w: {"fingerprint": secret_fingerprint(w.app)},
+    ),
+    Route("oauthapps:app_rotate_secret", org_and_app, "get", only(*MANAGERS, ok=200)),
+    Route(
+        "oauthapps:app_rotate_secret",
+        org_and_app,
+        "post",
+        only(*MANAGERS, ok=200),
+        data=lambda w: {
+            "fingerprint": secret_fingerprint(w.app),
+            "overlap_hours": "48",
+        },
+    ),
+    Route(
+        "oauthapps:app_end_secret_overlap", org_and_app, "post", only(*MANAGERS, ok=302)
+    ),
+    # ... and the same through an org the app was only added to: not this org's to change
+    Route("oauthapps:app_detail", org_and_added_app, "get", everyone(200)),
+    Route("oauthapps:app_edit", org_and_added_app, "get", managers_get_404()),
+    Route(
+        "oauthapps:app_edit", org_and_added_app, "post", managers_get_404(), edit_data
+    ),
+    Route("oauthapps:app_delete", org_and_added_app, "post", managers_get_404()),
+    Route(
+        "oauthapps:app_regenerate_secret", org_and_added_app, "post", managers_get_404()
+    ),
+    Route("oauthapps:app_rotate_secret", org_and_added_app, "post", managers_get_404()),
+    Route(
+        "oauthapps:app_end_secret_overlap",
+        org_and_added_app,
+        "post",
+        managers_get_404(),
+    ),
+    Route("oauthapps:app_add_to_org", org_and_added_app, "get", only("owner", ok=404)),
+    # Which orgs an app is in: Owners of the org in question only
+    Route("oauthapps:app_add_to_orgs", org_and_app, "get", everyone(200)),
+    Route(
+        "oauthapps:app_add_to_orgs",
+        org_and_app,
+        "post",
+        # Only the Owner of spare_org may add it there; for the others the org is not on offer
+        # and the forged choice is refused with the form's error (nothing is added).
+        {**everyone(200), "owner": 302},
+        data=lambda w: {"organizations": [str(w.spare_org.pk)]},
+    ),
+    Route("oauthapps:app_add_to_orgs", org_and_added_app, "get", everyone(200)),
+    Route("oauthapps:app_add_by_client_id", org, "get", only("owner", ok=200)),
+    Route(
+        "oauthapps:app_add_by_client_id",
+        org,
+        "post",
+        only("owner", ok=302),
+        data=lambda w: {"client_id": w.app.client_id},
+    ),
+    Route(
+        "oauthapps:app_remove_from_org", org_and_added_app, "get", only("owner", ok=200)
+    ),
+    Route(
+        "oauthapps:app_remove_from_org",
+        org_and_added_app,
+        "post",
+        only("owner", ok=302),
+    ),
+    # The owned app was not added to its own org in this world: nothing to remove (404).
+    Route("oauthapps:app_remove_from_org", org_and_app, "post", only("owner", ok=404)),
+    Route("oauthapps:app_regrant", org_and_added_app, "post", only("owner", ok=302)),
+    Route("oauthapps:app_regrant", org_and_app, "post", only("owner", ok=404)),
+    # Audit log
+    Route("oauthapps:audit_log", org, "get", only("owner", "administrator", ok=200)),
     # Not org-scoped, listed so that anonymous access is checked too
     Route("home", lambda w: {}, "get", signed_in(302)),
     Route("orgs:org_create", lambda w: {}, "get", signed_in(200)),
@@ -157,6 +278,28 @@ def world(org, owner, administrator, developer, member, outsider) -> World:
         access_token_ttl_minutes=30,
         scopes=["org:member", "svc:compute:viewer"],
     )
+    elsewhere = OrganizationFactory(name="Elsewhere Inc")
+    elsewhere_owner = MembershipFactory(
+        organization=elsewhere, role=Membership.Role.OWNER
+    ).user
+    added_app, _secret = oauth_app_create(
+        organization=elsewhere,
+        created_by=elsewhere_owner,
+        name="Partner app",
+        access_token_ttl_minutes=30,
+        scopes=["org:member"],
+    )
+    oauth_app_add_to_org(app=added_app, org=org, added_by=owner)
+    oauth_app_update(
+        app=added_app,
+        updated_by=elsewhere_owner,
+        name="Partner app",
+        description="",
+        access_token_ttl_minutes=30,
+        scopes=["org:member", "svc:compute:viewer"],
+    )
+    spare_org = OrganizationFactory(name="Spare Org")
+    MembershipFactory(organization=spare_org, user=owner, role=Membership.Role.OWNER)
     return World(
         org=org,
         people=people,
@@ -164,6 +307,8 @@ def world(org, owner, administrator, developer, member, outsider) -> World:
         service=service,
         newcomer=UserFactory(),
         app=app,
+        added_app=added_app,
+        spare_org=spare_org,
     )
 
 

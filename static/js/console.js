@@ -102,7 +102,14 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  // [data-replace-url="/path"]: this response answered a POST (e.g. it shows a new secret once);
+  // make the address the page's own, so a reload is a plain GET that re-sends nothing.
+  function replaceUrl(root) {
+    var el = root.querySelector("[data-replace-url]");
+    if (el && window.history.replaceState) window.history.replaceState(null, "", el.dataset.replaceUrl);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); replaceUrl(document); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });
   window.ConsoleUI = { init: init };
 })();

@@ -17,6 +17,7 @@ from oauthapps.credentials import (
 from oauthapps.models import AppGrant, OAuthApp
 from orgs.models import AuditEvent, Notification
 from tests.factories import (
+    MembershipFactory,
     OrganizationFactory,
     OrganizationServiceFactory,
     ServiceFactory,
@@ -120,7 +121,10 @@ def test_add_to_org_grants_a_snapshot_of_the_scopes_and_is_audited(org, owner):
     event = AuditEvent.objects.get(action="app.add_to_org")
     assert event.organization == org and event.actor == owner
     assert event.data == {"client_id": app.client_id, "scopes": grant.scopes}
-    assert not Notification.objects.exists()  # nothing missing, nothing to say
+    # Nothing missing: the org's Owners are told it was added, as plain information.
+    notification = Notification.objects.get()
+    assert (notification.user, notification.level) == (owner, "info")
+    assert notification.title == "Billing Sync was added to Acme Corp"
 
     app.scopes = ["org:owner"]
     app.save()
@@ -169,6 +173,7 @@ def test_adding_to_an_org_without_the_services_notifies_with_their_names(org, ow
 
 def test_the_notification_fits_even_with_the_longest_names(owner):
     org = OrganizationFactory(name="O" * 100)
+    MembershipFactory(organization=org, user=owner, role="owner")
     app, _ = create(org, owner, name="A" * 100, scopes=["svc:billing:viewer"])
     services.oauth_app_add_to_org(app=app, org=org, added_by=owner)
     assert len(Notification.objects.get().title) <= 200

@@ -1,6 +1,7 @@
+"""Create New OAuth App (the wizard) and its last, optional step: Add to organization."""
+
 from uuid import UUID
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -10,23 +11,10 @@ from django.views.decorators.http import require_http_methods
 
 from console.http import AuthedRequest
 from oauthapps import selectors, services
-from oauthapps.credentials import credentials_data_url, credentials_filename
 from oauthapps.models import OAuthApp
+from oauthapps.views.common import credentials_context, flash_added
 from oauthapps.wizard import STEPS, Wizard, progress
 from orgs.permissions import Action, org_access
-
-
-@require_http_methods(["GET"])
-@org_access(Action.APPS_VIEW)
-def app_list(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    catalog = selectors.scope_catalog()
-    rows = [
-        (app, catalog.grouped(app.scopes))
-        for app in selectors.oauth_apps_for_org(org=request.org)
-    ]
-    return render(
-        request, "oauthapps/app_list.html", {"org": request.org, "rows": rows}
-    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -60,39 +48,10 @@ def app_create(request: AuthedRequest, org_id: UUID) -> HttpResponse:
 
 
 def _credentials_context(request: AuthedRequest, app: OAuthApp, secret: str) -> dict:
-    app_url = reverse("oauthapps:app_detail", args=[app.organization_id, app.pk])
     can_grant = str(Action.APPS_GRANT) in request.org_perms  # type: ignore[attr-defined]
-    return {
-        "app": app,
-        "client_secret": secret,
-        "download_url": credentials_data_url(app=app, client_secret=secret),
-        "download_name": credentials_filename(app=app),
-        "app_url": app_url,
-        "can_grant": can_grant,
-        "continue_url": reverse(
-            "oauthapps:app_add_to_org", args=[app.organization_id, app.pk]
-        )
-        + "?wizard=1"
-        if can_grant
-        else app_url,
-    }
-
-
-@require_http_methods(["GET"])
-@org_access(Action.APPS_VIEW)
-def app_detail(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpResponse:
-    app = selectors.oauth_app_get(org=request.org, app_id=app_id)
-    catalog = selectors.scope_catalog(org=request.org)
-    return render(
-        request,
-        "oauthapps/app_detail.html",
-        {
-            "org": request.org,
-            "app": app,
-            "grouped_scopes": catalog.grouped(app.scopes),
-            "grant_rows": selectors.oauth_app_grant_rows(app=app, catalog=catalog),
-            "is_added_here": selectors.oauth_app_is_added(app=app, org=request.org),
-        },
+    add_url = reverse("oauthapps:app_add_to_org", args=[app.organization_id, app.pk])
+    return credentials_context(
+        request, app, secret, continue_url=f"{add_url}?wizard=1" if can_grant else ""
     )
 
 
@@ -100,28 +59,14 @@ def app_detail(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpRespons
 @org_access(Action.APPS_GRANT)
 def app_add_to_org(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpResponse:
     app = selectors.oauth_app_get(org=request.org, app_id=app_id)
-    catalog = selectors.scope_catalog(org=request.org)
+    is_added_here = selectors.oauth_app_is_added(app=app, org=request.org)
     if request.method == "POST":
-        was_added = selectors.oauth_app_is_added(app=app, org=request.org)
         _, missing = services.oauth_app_add_to_org(
             app=app, org=request.org, added_by=request.user
         )
-        if was_added:
-            messages.info(
-                request, f"{app.name} was already added to {request.org.name}."
-            )
-        else:
-            messages.success(request, f"{app.name} was added to {request.org.name}.")
-        if missing:
-            names = ", ".join(catalog.title_of(slug) for slug in missing)
-            services_word = "services" if len(missing) > 1 else "service"
-            messages.warning(
-                request,
-                f"{request.org.name} does not contain {names}, named in this app's scopes: "
-                f"its tokens here will not carry those scopes until an Owner adds the {services_word}. "
-                "This is also in your notifications.",
-            )
+        flash_added(request, app, request.org, missing, was_added=is_added_here)
         return redirect("oauthapps:app_detail", org_id=org_id, app_id=app.pk)
+    catalog = selectors.scope_catalog(org=request.org)
     return render(
         request,
         "oauthapps/app_add_to_org.html",
@@ -130,7 +75,7 @@ def app_add_to_org(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpRes
             "app": app,
             "grouped_scopes": catalog.grouped(app.scopes),
             "missing_groups": catalog.missing_groups(app.scopes),
-            "is_added_here": selectors.oauth_app_is_added(app=app, org=request.org),
+            "is_added_here": is_added_here,
             # Reached from the wizard's Continue: keep showing where the user is in it.
             "progress": progress(len(STEPS)) if "wizard" in request.GET else None,
         },

@@ -1,0 +1,217 @@
+"""An app's life: create, edit, delete, and the staff switches (disable, enable)."""
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
+
+from oauthapps import scopes as scope_grammar
+from oauthapps.models import AppGrant, OAuthApp
+from oauthapps.selectors import known_scopes, oauth_app_name_taken
+from oauthapps.services.grants import notify_owners_app_removed, notify_owners_regrant
+from oauthapps.tokens.services import issued_tokens_revoke_all
+from orgs.models import Organization
+from orgs.services import audit_record
+
+APP_NAME_MAX_LENGTH = 100
+APP_DESCRIPTION_MAX_LENGTH = 1000
+EDITABLE_FIELDS = ("name", "description", "access_token_ttl_minutes", "scopes")
+
+
+def _name_taken_message(name: str, organization: Organization) -> str:
+    return f"An app named “{name}” already exists in {organization.name}. Choose another name."
+
+
+def _clean_scopes(scopes: list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - known_scopes())
+    if unknown:
+        raise ValidationError({"scopes": f"Unknown scope: {', '.join(unknown)}."})
+    if not scopes:
+        raise ValidationError({"scopes": "Choose at least one scope."})
+    return scope_grammar.normalize(scopes)
+
+
+def _clean_name_and_description(
+    *, organization: Organization, name: str, description: str, app_id: int | None
+) -> tuple[str, str]:
+    """Trimmed, at most 100/1000 characters, the name unique in the org (ignoring case)."""
+    name, description = name.strip(), description.strip()
+    # The toolkit's `name` may be blank and a TextField's max_length is not validated: check here.
+    if not name:
+        raise ValidationError({"name": "Enter a name for the app."})
+    if len(name) > APP_NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": f"Use at most {APP_NAME_MAX_LENGTH} characters for the name."}
+        )
+    if len(description) > APP_DESCRIPTION_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "description": f"Keep the description to {APP_DESCRIPTION_MAX_LENGTH} characters."
+            }
+        )
+    if oauth_app_name_taken(org=organization, name=name, exclude_app_id=app_id):
+        raise ValidationError({"name": _name_taken_message(name, organization)})
+    return name, description
+
+
+def _save(app: OAuthApp, **kwargs: object) -> None:
+    """Save; a name clash that slipped past the check (a concurrent request) is a name error."""
+    try:
+        with transaction.atomic():
+            app.save(**kwargs)
+    except IntegrityError:
+        raise ValidationError(
+            {"name": _name_taken_message(app.name, app.organization)}
+        ) from None
+
+
+@transaction.atomic
+def oauth_app_create(
+    *,
+    organization: Organization,
+    created_by: User,
+    name: str,
+    description: str = "",
+    access_token_ttl_minutes: int,
+    scopes: list[str],
+    app_type: str = OAuthApp.AppType.SERVER_TO_SERVER,
+) -> tuple[OAuthApp, str]:
+    """Register a server-to-server app owned by `organization`.
+
+    Returns the app and its plaintext secret, which exists only in this return value: the
+    database keeps a hash. Names are trimmed, at most 100 characters and unique in the org
+    regardless of case; a clash is a ValidationError on `name`.
+    """
+    name, description = _clean_name_and_description(
+        organization=organization, name=name, description=description, app_id=None
+    )
+    secret = generate_client_secret()
+    app = OAuthApp(
+        organization=organization,
+        created_by=created_by,
+        app_type=app_type,
+        name=name,
+        description=description,
+        access_token_ttl_minutes=access_token_ttl_minutes,
+        scopes=_clean_scopes(scopes),
+        client_type=OAuthApp.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=OAuthApp.GRANT_CLIENT_CREDENTIALS,
+        client_secret=secret,
+        hash_client_secret=True,
+        secret_created_at=timezone.now(),
+    )
+    app.full_clean(exclude=["client_secret"])
+    _save(app)
+    audit_record(
+        org=organization,
+        actor=created_by,
+        action="app.create",
+        target=app,
+        data={
+            "client_id": app.client_id,
+            "scopes": app.scopes,
+            "ttl_minutes": app.access_token_ttl_minutes,
+        },
+    )
+    return app, secret
+
+
+@transaction.atomic
+def oauth_app_update(
+    *,
+    app: OAuthApp,
+    updated_by: User,
+    name: str,
+    description: str,
+    access_token_ttl_minutes: int,
+    scopes: list[str],
+) -> OAuthApp:
+    """Change the app's name, description, TTL and scopes (same rules as creating it).
+
+    New tokens follow at once; tokens already issued keep their scope and expiry. The owning
+    org's grant follows the new scopes; every other org keeps the scopes its Owner granted until
+    an Owner there re-grants, and its Owners are told a change is pending (DESIGN.md §1 Grant).
+    """
+    name, description = _clean_name_and_description(
+        organization=app.organization,
+        name=name,
+        description=description,
+        app_id=app.pk,
+    )
+    before = {field: getattr(app, field) for field in EDITABLE_FIELDS}
+    app.name, app.description = name, description
+    app.access_token_ttl_minutes = access_token_ttl_minutes
+    app.scopes = _clean_scopes(scopes)
+    app.full_clean(exclude=["client_secret"])
+    changes = {
+        field: {"from": before[field], "to": getattr(app, field)}
+        for field in EDITABLE_FIELDS
+        if before[field] != getattr(app, field)
+    }
+    if not changes:
+        return app
+    _save(app, update_fields=[*EDITABLE_FIELDS, "updated"])
+    if "scopes" in changes:
+        AppGrant.objects.filter(app=app, organization_id=app.organization_id).update(
+            scopes=app.scopes, updated_at=timezone.now()
+        )
+        for grant in AppGrant.objects.filter(app=app).exclude(
+            organization_id=app.organization_id
+        ):
+            if set(grant.scopes) != set(app.scopes):
+                notify_owners_regrant(app=app, org=grant.organization)
+    audit_record(
+        org=app.organization,
+        actor=updated_by,
+        action="app.edit",
+        target=app,
+        data={"client_id": app.client_id, "changes": changes},
+    )
+    return app
+
+
+@transaction.atomic
+def oauth_app_delete(*, app: OAuthApp, deleted_by: User) -> None:
+    """Delete the app: every token it holds is revoked and it leaves every organization it was
+    added to (each is audited there, and its Owners are notified)."""
+    revoked = issued_tokens_revoke_all(app=app)
+    for grant in AppGrant.objects.filter(app=app).select_related("organization"):
+        audit_record(
+            org=grant.organization,
+            actor=deleted_by,
+            action="app.remove_from_org",
+            target=app,
+            data={"client_id": app.client_id, "reason": "app deleted"},
+        )
+        notify_owners_app_removed(
+            app=app, org=grant.organization, actor=deleted_by, deleted=True
+        )
+    audit_record(
+        org=app.organization,
+        actor=deleted_by,
+        action="app.delete",
+        target=app,
+        data={"client_id": app.client_id, "tokens_revoked": revoked},
+    )
+    app.delete()
+
+
+@transaction.atomic
+def oauth_app_set_disabled(
+    *, app: OAuthApp, is_disabled: bool, changed_by: User
+) -> OAuthApp:
+    """Disable the app (its client authentication fails with invalid_client and its tokens stop
+    working everywhere at once), or enable it again. Staff do this from Django admin."""
+    if app.is_disabled == is_disabled:
+        return app
+    app.is_disabled = is_disabled
+    app.save(update_fields=["is_disabled", "updated"])
+    audit_record(
+        org=app.organization,
+        actor=changed_by,
+        action="app.disable" if is_disabled else "app.enable",
+        target=app,
+        data={"client_id": app.client_id},
+    )
+    return app

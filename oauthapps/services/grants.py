@@ -1,0 +1,181 @@
+"""Which organizations an app was added to, with what (DESIGN.md §1 Grant), and telling their
+Owners: add, remove, re-grant. Callers check `apps.grant` in the org (orgs/permissions.py)."""
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.urls import reverse
+from django.utils.text import Truncator
+
+from oauthapps import scopes as scope_grammar
+from oauthapps.models import AppGrant, OAuthApp
+from oauthapps.selectors import grant_is_pending, service_names
+from oauthapps.tokens.services import issued_tokens_revoke_for_org
+from orgs.models import Membership, Organization
+from orgs.selectors import organization_service_slugs
+from orgs.services import audit_record, notification_send
+
+
+def _title(text: str) -> str:
+    # Names are up to 100 characters each; a notification title holds 200.
+    return Truncator(text).chars(200)
+
+
+def _owners(org: Organization) -> list[User]:
+    return list(
+        User.objects.filter(
+            memberships__organization=org, memberships__role=Membership.Role.OWNER
+        ).order_by("email")
+    )
+
+
+def _app_url(app: OAuthApp, org: Organization) -> str:
+    return reverse("oauthapps:app_detail", args=[org.pk, app.pk])
+
+
+@transaction.atomic
+def oauth_app_add_to_org(
+    *, app: OAuthApp, org: Organization, added_by: User
+) -> tuple[AppGrant, list[str]]:
+    """Add the app to `org`, granting it the app's current scopes there (a snapshot).
+
+    Idempotent, also under concurrency: the app's row is locked first, so two requests adding
+    it at once make one grant, one audit event and one round of notifications. Returns the grant
+    and the service slugs named in the scopes that the org does not contain. Every Owner of the
+    org is notified (with a warning listing those services when there are any).
+    """
+    OAuthApp.objects.select_for_update(no_key=True).filter(pk=app.pk).first()
+    grant, created = AppGrant.objects.get_or_create(
+        app=app,
+        organization=org,
+        defaults={"scopes": list(app.scopes), "granted_by": added_by},
+    )
+    missing = scope_grammar.missing_services(
+        grant.scopes, organization_service_slugs(org=org)
+    )
+    if created:
+        audit_record(
+            org=org,
+            actor=added_by,
+            action="app.add_to_org",
+            target=app,
+            data={"client_id": app.client_id, "scopes": grant.scopes},
+        )
+        notify_owners_app_added(app=app, org=org, actor=added_by, missing=missing)
+    return grant, missing
+
+
+@transaction.atomic
+def oauth_app_remove_from_org(
+    *, app: OAuthApp, org: Organization, removed_by: User
+) -> int | None:
+    """Take the app out of `org`: its grant goes and its tokens for that org are revoked at once
+    (other orgs are untouched). Owners of the org are notified. Returns how many tokens were
+    revoked, or None when the app was not added there (nothing changes)."""
+    deleted, _ = AppGrant.objects.filter(app=app, organization=org).delete()
+    if not deleted:
+        return None
+    revoked = issued_tokens_revoke_for_org(app=app, org=org)
+    audit_record(
+        org=org,
+        actor=removed_by,
+        action="app.remove_from_org",
+        target=app,
+        data={"client_id": app.client_id, "tokens_revoked": revoked},
+    )
+    notify_owners_app_removed(app=app, org=org, actor=removed_by)
+    return revoked
+
+
+@transaction.atomic
+def oauth_app_regrant(
+    *, grant: AppGrant, granted_by: User
+) -> tuple[AppGrant, list[str]]:
+    """Grant the app's current scopes in the grant's org, replacing the snapshot its Owner
+    approved before. New tokens for that org carry them; issued ones keep theirs until they
+    expire. Returns the grant and the services the org lacks (as oauth_app_add_to_org)."""
+    grant = AppGrant.objects.select_for_update().select_related("app").get(pk=grant.pk)
+    app = grant.app
+    missing = scope_grammar.missing_services(
+        app.scopes, organization_service_slugs(org=grant.organization)
+    )
+    if not grant_is_pending(grant=grant, app=app):
+        return grant, missing
+    before = list(grant.scopes)
+    grant.scopes = list(app.scopes)
+    grant.granted_by = granted_by
+    grant.save(update_fields=["scopes", "granted_by", "updated_at"])
+    audit_record(
+        org=grant.organization,
+        actor=granted_by,
+        action="app.regrant",
+        target=app,
+        data={"client_id": app.client_id, "from": before, "to": grant.scopes},
+    )
+    return grant, missing
+
+
+def notify_owners_app_added(
+    *, app: OAuthApp, org: Organization, actor: User, missing: list[str]
+) -> None:
+    """Tell every Owner of `org` the app was added there; a warning if services are missing."""
+    if missing:
+        listed, plural = service_names(slugs=missing), len(missing) > 1
+        title = _title(
+            f"{app.name} was added to {org.name}, which does not include all services in its scope"
+        )
+        body = (
+            f"{org.name} does not contain {listed}, named in the scopes of {app.name}. "
+            f"Tokens for {org.name} will not carry {'those scopes' if plural else 'that scope'} "
+            f"until an Owner adds the service{'s' if plural else ''} on the organization's Services page."
+        )
+        link, level = reverse("orgs:service_list", args=[org.pk]), "warning"
+    else:
+        title = _title(f"{app.name} was added to {org.name}")
+        body = (
+            f"{actor.email} added the OAuth app {app.name} (owned by {app.organization.name}) to "
+            f"{org.name}. It can now get access tokens for {org.name} with the scopes granted there."
+        )
+        link, level = _app_url(app, org), "info"
+    for owner in _owners(org):
+        notification_send(
+            user=owner, org=org, level=level, title=title, body=body, link=link
+        )
+
+
+def notify_owners_app_removed(
+    *, app: OAuthApp, org: Organization, actor: User, deleted: bool = False
+) -> None:
+    """Tell every Owner of `org` the app no longer has access there (removed, or deleted)."""
+    how = "was deleted" if deleted else f"was removed from {org.name}"
+    by = (
+        f"{actor.email} deleted it in {app.organization.name}"
+        if deleted
+        else f"{actor.email} removed it"
+    )
+    for owner in _owners(org):
+        notification_send(
+            user=owner,
+            org=org,
+            title=_title(f"{app.name} {how}"),
+            body=(
+                f"{by}. Its access tokens for {org.name} were revoked and it can no longer get "
+                "new ones there."
+            ),
+            link=reverse("oauthapps:app_list", args=[org.pk]),
+        )
+
+
+def notify_owners_regrant(*, app: OAuthApp, org: Organization) -> None:
+    """Tell every Owner of `org` that the app's scopes changed and wait for their re-grant."""
+    for owner in _owners(org):
+        notification_send(
+            user=owner,
+            org=org,
+            title=_title(f"{app.name} asks for changed scopes in {org.name}"),
+            body=(
+                f"{app.organization.name} changed the scopes of {app.name}. Until an Owner of "
+                f"{org.name} re-grants them on the app's page, its tokens for {org.name} keep the "
+                "scopes granted before."
+            ),
+            link=_app_url(app, org),
+        )

@@ -1,0 +1,91 @@
+"""The client secret after creation: Regenerate, Rotate with overlap, End overlap now.
+
+A new secret is shown once, in the same credentials pop-up as after creation, rendered over the
+app page in the response that made it. Forms carry the fingerprint of the secret the user saw,
+so a resubmitted form (reload, double click) changes nothing.
+"""
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from console.http import AuthedRequest
+from oauthapps import selectors, services
+from oauthapps.forms import RotateSecretForm, SecretChangeForm
+from oauthapps.views.common import app_page, credentials_context
+from orgs.permissions import Action, org_access
+
+
+@require_http_methods(["GET", "POST"])
+@org_access(Action.APPS_MANAGE)
+def app_regenerate_secret(
+    request: AuthedRequest, org_id: UUID, app_id: int
+) -> HttpResponse:
+    app = selectors.oauth_app_get(org=request.org, app_id=app_id)
+    initial = {"fingerprint": services.secret_fingerprint(app)}
+    form = SecretChangeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            app, secret = services.oauth_app_regenerate_secret(
+                app=app, regenerated_by=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("oauthapps:app_detail", org_id=org_id, app_id=app.pk)
+        credentials = credentials_context(request, app, secret)
+        return app_page(
+            request, app.pk, credentials=credentials, dialog_title="New client secret"
+        )
+    return render(
+        request,
+        "oauthapps/app_regenerate_secret.html",
+        {"org": request.org, "app": app, "form": form},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@org_access(Action.APPS_MANAGE)
+def app_rotate_secret(
+    request: AuthedRequest, org_id: UUID, app_id: int
+) -> HttpResponse:
+    app = selectors.oauth_app_get(org=request.org, app_id=app_id)
+    initial = {"fingerprint": services.secret_fingerprint(app)}
+    form = RotateSecretForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            app, secret = services.oauth_app_rotate_secret(
+                app=app, rotated_by=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            credentials = credentials_context(request, app, secret)
+            return app_page(
+                request,
+                app.pk,
+                credentials=credentials,
+                dialog_title="New client secret",
+            )
+    overlap = services.has_overlap(app)
+    context = {"org": request.org, "app": app, "form": form, "has_overlap": overlap}
+    return render(request, "oauthapps/app_rotate_secret.html", context)
+
+
+@require_POST
+@org_access(Action.APPS_MANAGE)
+def app_end_secret_overlap(
+    request: AuthedRequest, org_id: UUID, app_id: int
+) -> HttpResponse:
+    app = selectors.oauth_app_get(org=request.org, app_id=app_id)
+    if services.has_overlap(app):
+        services.oauth_app_end_secret_overlap(app=app, ended_by=request.user)
+        messages.success(
+            request, "The previous secret was retired: only the current one works now."
+        )
+    else:
+        messages.info(request, "There was no previous secret still working.")
+    return redirect("oauthapps:app_detail", org_id=org_id, app_id=app.pk)
