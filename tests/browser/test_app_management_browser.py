@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.db import connection
 
 from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.services import oauth_app_add_to_org, oauth_app_create
@@ -34,6 +35,18 @@ CATALOG = {
     "billing": ("Billing", ["viewer", "admin"]),
 }
 ROLE_NAMES = {"viewer": "Viewer", "operator": "Operator", "admin": "Administrator"}
+
+
+@pytest.fixture(autouse=True)
+def close_db_after_each_request():
+    """The live server's threads close their database connection after every request. With
+    persistent connections (DJANGO_DB_CONN_MAX_AGE, on for PostgreSQL) a thread still serving a
+    browser's kept-alive connection would otherwise hold one when the test database is dropped."""
+    settings_dict = connection.settings_dict
+    saved = settings_dict["CONN_MAX_AGE"]
+    settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    settings_dict["CONN_MAX_AGE"] = saved
 
 
 @pytest.fixture
