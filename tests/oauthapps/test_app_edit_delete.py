@@ -324,3 +324,33 @@ def test_introspection_of_a_deleted_apps_token_cannot_even_authenticate(
         Authorization=basic(creds.client_id, creds.client_secret),
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "app_detail",
+        "app_edit",
+        "app_delete",
+        "app_regenerate_secret",
+        "app_rotate_secret",
+        "app_end_secret_overlap",
+        "app_add_to_orgs",
+        "app_remove_from_org",
+        "app_regrant",
+    ],
+)
+def test_an_app_of_another_org_through_your_orgs_url_is_a_404(
+    client_as, outsider, creds, name
+):
+    """The outsider is Owner of their own org: its URLs never reach another org's app."""
+    their_org = outsider.memberships.get().organization
+    client = client_as(outsider)
+    before = OAuthApp.objects.values().get()
+    assert client.post(url(name, their_org, creds.app), edit_data()).status_code in (
+        404,
+        405,
+    )
+    if name not in ("app_end_secret_overlap", "app_regrant"):
+        assert client.get(url(name, their_org, creds.app)).status_code == 404
+    assert OAuthApp.objects.values().get() == before
