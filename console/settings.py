@@ -6,6 +6,7 @@ There is one settings module; every difference between environments is an enviro
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "orgs",
     "oauthapps",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -146,6 +149,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # Rate limits fail open when Redis is away (console/ratelimit.py): never wait long.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -167,7 +172,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["orgs.backends.EmailBackend"]
+# The lockout check (django-axes, console/signin.py) runs before the email backend.
+AUTHENTICATION_BACKENDS = [
+    "console.signin.LockoutBackend",
+    "orgs.backends.EmailBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -242,6 +251,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Pages carry the CSRF token (forms, hx-headers on <body>): no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
 if env_bool("DJANGO_SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
@@ -252,6 +263,33 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+
+# Rate limits of the token, introspection and revocation endpoints (console/ratelimit.py):
+# requests per window of seconds, shared through the cache (Redis with REDIS_URL); 0 turns one off.
+CONSOLE_TOKEN_RATE_PER_CLIENT = env_int("CONSOLE_TOKEN_RATE_PER_CLIENT", 600)
+CONSOLE_TOKEN_RATE_PER_IP = env_int("CONSOLE_TOKEN_RATE_PER_IP", 1200)
+CONSOLE_TOKEN_RATE_WINDOW = env_int("CONSOLE_TOKEN_RATE_WINDOW", 60)
+CONSOLE_TOKEN_FAIL_RATE_PER_IP = env_int("CONSOLE_TOKEN_FAIL_RATE_PER_IP", 20)
+CONSOLE_TOKEN_FAIL_WINDOW = env_int("CONSOLE_TOKEN_FAIL_WINDOW", 300)
+# With the cache down, rate limits are off (fail open); it is tried again after this many seconds.
+CONSOLE_RATELIMIT_RETRY_SECONDS = env_int("CONSOLE_RATELIMIT_RETRY_SECONDS", 5)
+# How many proxies of ours append to X-Forwarded-For in front of the console (0: none, use the
+# peer address). Rate limits and the sign-in lockout count per client address.
+CONSOLE_TRUSTED_PROXY_COUNT = env_int("CONSOLE_TRUSTED_PROXY_COUNT", 0)
+
+# Sign-in lockout (django-axes, console/signin.py): after this many failed sign-ins for one email
+# address from one client address, that pair is locked for this many minutes.
+CONSOLE_SIGNIN_FAILURE_LIMIT = env_int("CONSOLE_SIGNIN_FAILURE_LIMIT", 5)
+CONSOLE_SIGNIN_LOCKOUT_MINUTES = env_int("CONSOLE_SIGNIN_LOCKOUT_MINUTES", 15)
+AXES_ENABLED = CONSOLE_SIGNIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = max(CONSOLE_SIGNIN_FAILURE_LIMIT, 1)
+AXES_COOLOFF_TIME = timedelta(minutes=CONSOLE_SIGNIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "console.ratelimit.client_ip"
+AXES_USERNAME_CALLABLE = "console.signin.username"
+AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

@@ -28,3 +28,5 @@ urlpatterns = [
     path("", include("oauthapps.tokens.urls")),
     path("api/v1/", include("oauthapps.api.urls")),
 ]
+handler500 = "console.errors.server_error"
+handler400 = "console.errors.bad_request"

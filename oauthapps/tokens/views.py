@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
+from console.ratelimit import rate_limited
 from oauthapps import scopes as scope_grammar
 from oauthapps.selectors import known_scopes
 from oauthapps.tokens import keys
@@ -41,6 +42,7 @@ def _url(name: str) -> str:
 
 
 @require_POST
+@rate_limited("token")
 @csrf_exempt
 @login_not_required
 @sensitive_post_parameters("client_secret")
@@ -49,6 +51,7 @@ def token(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@rate_limited("introspect")
 @csrf_exempt
 @login_not_required
 @sensitive_post_parameters("client_secret", "token")
@@ -57,6 +60,7 @@ def introspect(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@rate_limited("revoke")
 @csrf_exempt
 @login_not_required
 @sensitive_post_parameters("client_secret", "token")

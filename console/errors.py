@@ -1,0 +1,68 @@
+"""The error handlers (`handler500`, `handler400`): what people and scripts see when a request fails.
+
+Scripts talking to the token service and the resource API get JSON, never an HTML page: a database
+outage is `503 {"error": "temporarily_unavailable"}` with `Retry-After`, anything else
+`500 {"error": "server_error"}` (RFC 6749 §4.1.2.1's codes, §5.2's shape). People get the
+console's own page, rendered without the request's context processors (they query the database
+that may be the thing that is down).
+"""
+
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.views import defaults
+
+# Paths served to programs (the token service, its aliases and metadata, the resource API).
+JSON_PATH_PREFIXES = ("/oauth/", "/csp/gateway/", "/.well-known/", "/api/")
+OUTAGE_RETRY_AFTER_SECONDS = 5
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    """Whether an exception means the database cannot be reached (as opposed to a bug)."""
+    # Django wraps the driver's errors: a refused or dropped connection (a restart) is an
+    # OperationalError, a connection already closed an InterfaceError.
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    outage = is_database_outage(sys.exc_info()[1])
+    status = 503 if outage else 500
+    if request.path.startswith(JSON_PATH_PREFIXES):
+        if outage:
+            body = {
+                "error": "temporarily_unavailable",
+                "error_description": "The service cannot reach its database; retry shortly.",
+            }
+        else:
+            body = {
+                "error": "server_error",
+                "error_description": "The server hit an unexpected error.",
+            }
+        response: HttpResponse = JsonResponse(body, status=status)
+        response["Cache-Control"] = "no-store"
+    else:
+        response = HttpResponse(
+            render_to_string("500.html", {"is_outage": outage}), status=status
+        )
+    if outage:
+        response["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A request Django itself refused to parse (e.g. a form body in another charset, too many
+    fields): JSON `invalid_request` for programs, the stock page for people."""
+    if request.path.startswith(JSON_PATH_PREFIXES):
+        response = JsonResponse(
+            {
+                "error": "invalid_request",
+                "error_description": "The request could not be parsed. Send a UTF-8 "
+                "application/x-www-form-urlencoded body (or JSON where the API takes it).",
+            },
+            status=400,
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    return defaults.bad_request(request, exception)
