@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench soak clean
+.PHONY: run test lint format bench profile-token soak clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "No Python >= 3.12 found. Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -35,6 +35,11 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-run
 	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Where one token request spends its time: SQL statements, CPU per request, pyinstrument profile.
+# PROFILE_ARGS="--target api" profiles the API's token check instead; --html FILE for the full tree.
+profile-token: $(VENV)/.installed-test
+	$(BIN)/python bench/profile_token.py $(PROFILE_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

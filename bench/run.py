@@ -32,6 +32,61 @@ def run(cmd: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedPr
     return subprocess.run(cmd, env=env, cwd=ROOT, check=True, text=True, **kwargs)
 
 
+def bench_env(base: str, database_url: str) -> dict[str, str]:
+    """The production settings, on loopback, against the throwaway database."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "console.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DATABASE_URL": database_url,
+        "CONSOLE_ISSUER": base,
+        # One client from one address: the rate limits stay on (their cost is measured) but high.
+        "CONSOLE_TOKEN_RATE_PER_CLIENT": "1000000000",
+        "CONSOLE_TOKEN_RATE_PER_IP": "1000000000",
+    }
+
+
+def _admin_url(database_url: str) -> tuple[str, str]:
+    return database_url.rsplit("/", 1)[0] + "/postgres", database_url.rsplit("/", 1)[1]
+
+
+def drop_database(env: dict[str, str], database_url: str) -> None:
+    admin_url, db_name = _admin_url(database_url)
+    run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {db_name}"], env)
+
+
+def provision(env: dict[str, str], database_url: str, workdir: Path) -> dict:
+    """A fresh database with an org and an app added to it; returns the app's credentials JSON."""
+    admin_url, db_name = _admin_url(database_url)
+    print(f"== throwaway database {db_name}")
+    drop_database(env, database_url)
+    run(["psql", admin_url, "-qc", f"CREATE DATABASE {db_name}"], env)
+    run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
+    creds_path = workdir / "credentials.json"
+    run(
+        [
+            PYTHON,
+            "manage.py",
+            "create_oauth_app",
+            "--org=Bench Org",
+            "--create-org",
+            "--created-by=bench@example.com",
+            "--name=bench",
+            "--ttl=30",
+            "--scope=org:member",
+            "--scope=svc:compute:viewer",
+            "--add-to-org",
+            f"--output={creds_path}",
+        ],
+        env,
+    )
+    return json.loads(creds_path.read_text())
+
+
 def wait_until_up(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -58,22 +113,49 @@ def parse_wrk(output: str) -> tuple[float, float, int]:
     return rps, float(value) * _UNITS[unit], int(bad.group(1)) if bad else 0
 
 
-def wrk(url: str, connections: int, seconds: int, script: str | None, env: dict[str, str]) -> tuple[float, float, int]:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+def wrk(
+    url: str, connections: int, seconds: int, script: str | None, env: dict[str, str]
+) -> tuple[float, float, int]:
+    cmd = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
     if script:
         cmd += ["-s", str(ROOT / "bench" / script)]
-    output = subprocess.run([*cmd, url], env=env, check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [*cmd, url], env=env, check=True, capture_output=True, text=True
+    ).stdout
     return parse_wrk(output)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/console_bench"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/console_bench"
+        ),
+    )
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--seconds", type=int, default=10, help="length of one measurement")
+    parser.add_argument(
+        "--seconds", type=int, default=10, help="length of one measurement"
+    )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) * 2)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "1")))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) * 2)),
+    )
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "1"))
+    )
     parser.add_argument("--connections", default="8,32")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -81,43 +163,38 @@ def main() -> None:
 
     base = f"http://127.0.0.1:{args.port}"
     env = {
-        **os.environ,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "DATABASE_URL": args.database_url,
-        "CONSOLE_ISSUER": base,
+        **bench_env(base, args.database_url),
         "GUNICORN_BIND": f"127.0.0.1:{args.port}",
         "GUNICORN_ACCESS_LOG": "",
         "WEB_CONCURRENCY": str(args.workers),
         "GUNICORN_THREADS": str(args.threads),
     }
-    db_name = args.database_url.rsplit("/", 1)[1]
-    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    print(f"== throwaway database {db_name}")
-    run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {db_name}"], env)
-    run(["psql", admin_url, "-qc", f"CREATE DATABASE {db_name}"], env)
-    run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
     workdir = Path(tempfile.mkdtemp(prefix="console-bench-"))
-    creds_path = workdir / "credentials.json"
-    run(
-        [PYTHON, "manage.py", "create_oauth_app", "--org=Bench Org", "--create-org", "--created-by=bench@example.com",
-         "--name=bench", "--ttl=30", "--scope=org:member", "--scope=svc:compute:viewer", "--add-to-org", f"--output={creds_path}"],
-        env,
-    )
-    creds = json.loads(creds_path.read_text())
-    basic = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
+    creds = provision(env, args.database_url, workdir)
+    basic = base64.b64encode(
+        f"{creds['client_id']}:{creds['client_secret']}".encode()
+    ).decode()
 
     print(f"== gunicorn: {args.workers} workers × {args.threads} threads on {base}")
     server = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "--config", "console/gunicorn.conf.py", "console.wsgi"], env=env, cwd=ROOT, start_new_session=True
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "--config",
+            "console/gunicorn.conf.py",
+            "console.wsgi",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
     )
     try:
         wait_until_up(f"{base}/healthz")
         request = urllib.request.Request(
-            f"{base}/oauth/token", data=b"grant_type=client_credentials", headers={"Authorization": f"Basic {basic}"}
+            f"{base}/oauth/token",
+            data=b"grant_type=client_credentials",
+            headers={"Authorization": f"Basic {basic}"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             token = json.load(response)["access_token"]
@@ -137,11 +214,13 @@ def main() -> None:
                 for name, (url, script) in targets.items():
                     result = wrk(url, conns, args.seconds, script, wrk_env)
                     results.setdefault((name, conns), []).append(result)
-                    print(f"  round {round_number}  {name:<5} @{conns:<3} {result[0]:8.0f} req/s  p99 {result[1]:7.1f} ms  non-2xx {result[2]}")
+                    print(
+                        f"  round {round_number}  {name:<5} @{conns:<3} {result[0]:8.0f} req/s  p99 {result[1]:7.1f} ms  non-2xx {result[2]}"
+                    )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-        run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {db_name}"], env)
+        drop_database(env, args.database_url)
         shutil.rmtree(workdir, ignore_errors=True)
 
     def median(name: str, conns: int, index: int) -> float:
@@ -151,9 +230,15 @@ def main() -> None:
     print(f"| target | conns | req/s (median of {args.repeat}) | p99 ms | non-2xx |")
     print("|---|---|---|---|---|")
     for (name, conns), runs in results.items():
-        print(f"| {name} | {conns} | {median(name, conns, 0):.0f} | {median(name, conns, 1):.1f} | {sum(r[2] for r in runs)} |")
+        print(
+            f"| {name} | {conns} | {median(name, conns, 0):.0f} | {median(name, conns, 1):.1f} | {sum(r[2] for r in runs)} |"
+        )
     top = max(connections)
-    tokens, ceiling, api = median("token", top, 0), median("noop", top, 0), median("api", top, 0)
+    tokens, ceiling, api = (
+        median("token", top, 0),
+        median("noop", top, 0),
+        median("api", top, 0),
+    )
     print()
     print(
         f"RESULT tokens_per_s={tokens:.0f} ceiling_per_s={ceiling:.0f} ratio={tokens / ceiling:.2f} "

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "orgs",
     "oauthapps",
     "axes",
+    "oauthapps.tokens",
 ]
 
 MIDDLEWARE = [

@@ -3,13 +3,27 @@
 `generate` is the toolkit's ACCESS_TOKEN_GENERATOR: oauthlib calls it with the validated request
 (client, organization and effective scope already decided by the validator). `verify` is what the
 resource API, introspection and revocation use.
+
+Both are the JWS compact serialization (RFC 7515 §7.1) written out with `cryptography`, which
+does the RSA work either way: PyJWT checks every base64 character in Python and parses a token
+twice to verify it, which cost the API more than the signature check itself (about 0.2 ms against
+0.03 ms here). The output is what PyJWT produces (sorted header, compact JSON), and the tests
+verify our tokens with PyJWT and forge tokens with it.
 """
 
+import base64
+import binascii
+import json
+import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
-import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from django.conf import settings
 from oauthlib.common import Request
 
@@ -67,12 +81,31 @@ def generate(request: Request) -> str:
     request.console_jti = jti
     request.console_issued_at = issued_at
     request.console_expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-    return jwt.encode(
-        claims,
-        key.private_key,
-        algorithm=keys.ALGORITHM,
-        headers={"kid": key.kid, "typ": TOKEN_TYPE},
+    return sign(claims, key)
+
+
+def _b64encode(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@lru_cache(maxsize=16)
+def _header_segment(kid: str) -> bytes:
+    header = {"alg": keys.ALGORITHM, "kid": kid, "typ": TOKEN_TYPE}
+    return _b64encode(
+        json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
     )
+
+
+def sign(claims: dict, key: keys.LoadedKey) -> str:
+    """The compact JWS of `claims`, RS256 with the key's kid and `typ: at+jwt`."""
+    payload = _b64encode(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = _header_segment(key.kid) + b"." + payload
+    signature = key.private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return (signing_input + b"." + _b64encode(signature)).decode("ascii")
 
 
 class InvalidAccessToken(Exception):
@@ -88,6 +121,10 @@ class AccessTokenClaims:
     claims: dict
 
 
+# Three base64url segments: the only shape of a compact JWS (no padding, no other characters).
+_COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+
+
 def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
     """Check the signature, type, issuer, audience and (unless allowed) expiry of an access token.
 
@@ -96,9 +133,15 @@ def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidAccessToken("The access token is malformed.")
+    match = _COMPACT_JWS.fullmatch(token)
+    if match is None:
+        raise InvalidAccessToken("The access token is malformed.")
+    header_segment, payload_segment, signature_segment = match.groups()
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError:
+        header = json.loads(_b64decode(header_segment))
+        if not isinstance(header, dict):
+            raise ValueError
+    except (ValueError, binascii.Error):
         raise InvalidAccessToken("The access token is malformed.") from None
     kid = header.get("kid")
     if header.get("alg") != keys.ALGORITHM or not isinstance(kid, str):
@@ -109,14 +152,14 @@ def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
     if key is None:
         raise InvalidAccessToken("The access token is not signed by this console.")
     try:
-        claims = jwt.decode(
-            token,
-            key.public_key,
-            algorithms=[keys.ALGORITHM],
-            audience=audience(),
-            issuer=issuer(),
-            options={"require": REQUIRED_CLAIMS, "verify_exp": not allow_expired},
+        key.public_key.verify(
+            _b64decode(signature_segment),
+            f"{header_segment}.{payload_segment}".encode("ascii"),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
         )
+        claims = json.loads(_b64decode(payload_segment))
+        _check_claims(claims, allow_expired=allow_expired)
         return AccessTokenClaims(
             jti=uuid.UUID(claims["jti"]),
             client_id=str(claims["client_id"]),
@@ -124,7 +167,30 @@ def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
             scopes=frozenset(str(claims["scope"]).split()),
             claims=claims,
         )
-    except jwt.ExpiredSignatureError:
-        raise InvalidAccessToken("The access token has expired.") from None
-    except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError):
+    except InvalidAccessToken:
+        raise
+    except (InvalidSignature, ValueError, TypeError, AttributeError, binascii.Error):
         raise InvalidAccessToken("The access token is invalid.") from None
+
+
+def _check_claims(claims: object, *, allow_expired: bool) -> None:
+    """The registered claims, as PyJWT checks them (no leeway). Raises ValueError if invalid."""
+    if not isinstance(claims, dict) or any(
+        name not in claims for name in REQUIRED_CLAIMS
+    ):
+        raise ValueError
+    now = time.time()
+    exp, iat = claims["exp"], claims["iat"]
+    if not all(
+        isinstance(value, int) and not isinstance(value, bool) for value in (exp, iat)
+    ):
+        raise ValueError
+    if iat > now:
+        raise ValueError  # issued in the future
+    if claims["iss"] != issuer():
+        raise ValueError
+    aud = claims["aud"]
+    if not (aud == audience() or (isinstance(aud, list) and audience() in aud)):
+        raise ValueError
+    if exp <= now and not allow_expired:
+        raise InvalidAccessToken("The access token has expired.")

@@ -3,8 +3,10 @@
 The two on the hot path are one SQL statement each: `oauth_app_for_token_request` (every token
 request) and `issued_token_active` (every API call, introspection). They are written in SQL, once,
 because building the same query through the ORM costs several times more CPU than PostgreSQL
-spends running it (about 2-3 ms against 0.3 ms here), and the token endpoint has to be fast
-(issue 6). The SQL is plain enough for SQLite and PostgreSQL alike; the tests run on both.
+spends running it, and the token endpoint has to be fast (issue 6). Their answers are remembered
+per process and reused only while the token state version is unchanged (state.py): the statement
+then only reads that version, and skips the joins. The SQL is plain enough for SQLite and
+PostgreSQL alike; the tests run on both.
 """
 
 import json
@@ -19,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from oauthapps.models import AppGrant, IssuedToken, OAuthApp, SigningKey
+from oauthapps.tokens import db, state
 from orgs.models import Organization, OrganizationService, Service
 
 # Longer than any client_id we issue (40) and than the column (255): no query for such input.
@@ -77,13 +80,10 @@ def _hot_sql_for(vendor: str, name: str) -> str:
         _table(Service),
         _table(Organization),
     )
-    app_columns = ", ".join(
-        f"a.{connection.ops.quote_name(name)}" for name in _APP_FIELDS
-    )
     if name == "active_token":
-        return f"""
-            SELECT t.jti, t.app_id, t.organization_id, t.scope, t.issued_at, t.expires_at,
-                   o.name, o.created_at
+        return state.versioned(
+            _ACTIVE_TOKEN_COLUMNS,
+            f"""
             FROM {token} t
             JOIN {app} a ON a.id = t.app_id
             JOIN {org} o ON o.id = t.organization_id
@@ -91,31 +91,55 @@ def _hot_sql_for(vendor: str, name: str) -> str:
               AND (a.tokens_revoked_before IS NULL OR t.issued_at > a.tokens_revoked_before)
               AND EXISTS (SELECT 1 FROM {grant} g
                           WHERE g.app_id = t.app_id AND g.organization_id = t.organization_id)
-        """
-    select = f"""
-        SELECT {app_columns}, g.id, g.organization_id, g.scopes, s.slug
+            """,
+        )
+    columns = [
+        *(f"a.{connection.ops.quote_name(name)}" for name in _APP_FIELDS),
+        "g.id",
+        "g.organization_id",
+        "g.scopes",
+        "s.slug",
+    ]
+    from_where = f"""
         FROM {app} a
         LEFT JOIN {grant} g ON g.app_id = a.id{{grant_condition}}
         LEFT JOIN {org_service} os ON os.organization_id = g.organization_id
         LEFT JOIN {service} s ON s.id = os.service_id
         WHERE {{app_condition}}
-        ORDER BY g.id
     """
     if name == "app_for_org":
-        return select.format(
-            grant_condition=" AND g.organization_id = %s",
-            app_condition="a.client_id = %s",
+        return state.versioned(
+            columns,
+            from_where.format(
+                grant_condition=" AND g.organization_id = %s",
+                app_condition="a.client_id = %s",
+            ),
         )
     # The owning org's grant first, then the oldest other one: two are enough to decide.
     # (Not correlated with `a`: SQLite cannot see outer columns in a subquery's ORDER BY.)
-    return select.format(
-        grant_condition="",
-        app_condition=f"""a.client_id = %s AND (g.id IS NULL OR g.id IN (
-            SELECT g2.id FROM {grant} g2 JOIN {app} a2 ON a2.id = g2.app_id
-            WHERE a2.client_id = %s
-            ORDER BY CASE WHEN g2.organization_id = a2.organization_id THEN 0 ELSE 1 END, g2.id
-            LIMIT 2))""",
+    return state.versioned(
+        columns,
+        from_where.format(
+            grant_condition="",
+            app_condition=f"""a.client_id = %s AND (g.id IS NULL OR g.id IN (
+                SELECT g2.id FROM {grant} g2 JOIN {app} a2 ON a2.id = g2.app_id
+                WHERE a2.client_id = %s
+                ORDER BY CASE WHEN g2.organization_id = a2.organization_id THEN 0 ELSE 1 END, g2.id
+                LIMIT 2))""",
+        ),
     )
+
+
+_ACTIVE_TOKEN_COLUMNS = [
+    "t.jti",
+    "t.app_id",
+    "t.organization_id",
+    "t.scope",
+    "t.issued_at",
+    "t.expires_at",
+    "o.name",
+    "o.created_at",
+]
 
 
 def _hot_sql(name: str) -> str:
@@ -156,16 +180,28 @@ def oauth_app_for_token_request(
     With `org_id`: its grant in that org (or none). Without: the grant in the owning org first, and at
     most one other, which is all the org selection rules of DESIGN.md §6 need. Each grant carries the
     slugs of the services its org contains. (None, []) for an unknown client_id.
+
+    Remembered per (client_id, org_id) while the token state version stays the same (state.py).
+    The caller must not change the returned app.
     """
     if not _is_valid_client_id(client_id):
         return None, []
+    key = (client_id, org_id)
+    cached = state.apps.get(key)
+    seen = cached[0] if cached is not None else state.UNKNOWN
     if org_id is None:
-        sql, params = _hot_sql("app_for_any_org"), [client_id, client_id]
+        sql, params = _hot_sql("app_for_any_org"), [client_id, client_id, seen]
     else:
-        sql, params = _hot_sql("app_for_org"), [_db_uuid(org_id), client_id]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        sql, params = _hot_sql("app_for_org"), [_db_uuid(org_id), client_id, seen]
+    version, rows = state.split(db.fetch_all(sql, params))
+    if cached is not None and version == seen:
+        return cached[1]  # type: ignore[return-value]
+    result = _app_with_grants(rows)
+    state.apps.put(key, version, result)
+    return result
+
+
+def _app_with_grants(rows: list[tuple]) -> tuple[OAuthApp | None, list[OrgGrant]]:
     if not rows:
         return None, []
     values = dict(zip(_APP_FIELDS, rows[0], strict=False))
@@ -176,7 +212,9 @@ def oauth_app_for_token_request(
     values["is_disabled"] = bool(values["is_disabled"])
     app = _instance(OAuthApp, values)
     grants: dict[int, OrgGrant] = {}
-    for *_, grant_id, grant_org_id, grant_scopes, service_slug in rows:
+    for *_, grant_id, grant_org_id, grant_scopes, service_slug in sorted(
+        rows, key=lambda row: row[-4] or 0
+    ):
         if grant_id is None:
             continue
         grant = grants.get(grant_id) or OrgGrant(
@@ -207,18 +245,31 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
 
     Good means: not revoked (one by one, or all of the app's at once through
     `tokens_revoked_before`), not expired, its app not disabled, and the app still added to the
-    token's organization. Nothing here is cached: every instance sees a revocation at once.
+    token's organization. The answer is remembered per jti, and reused only while the token state
+    version stays the same (state.py), so every instance sees a revocation at once. The caller must
+    not change the returned token.
     """
+    now = timezone.now()
+    cached = state.tokens.get(jti)
+    seen = cached[0] if cached is not None else state.UNKNOWN
     params = [
         _db_uuid(jti),
-        connection.ops.adapt_datetimefield_value(timezone.now()),
+        connection.ops.adapt_datetimefield_value(now),
         False,
+        seen,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_hot_sql("active_token"), params)
-        row = cursor.fetchone()
-    if row is None:
+    version, rows = state.split(db.fetch_all(_hot_sql("active_token"), params))
+    if cached is not None and version == seen:
+        token = cached[1]
+    else:
+        token = _active_token(rows[0]) if rows else None
+        state.tokens.put(jti, version, token)
+    if token is None or token.expires_at <= now:  # type: ignore[union-attr]
         return None
+    return token  # type: ignore[return-value]
+
+
+def _active_token(row: tuple) -> IssuedToken:
     (
         jti_value,
         app_id,

@@ -17,7 +17,7 @@ from django.test import Client
 
 from oauthapps.models import OAuthApp
 from oauthapps.services import oauth_app_add_to_org, oauth_app_create
-from oauthapps.tokens import keys
+from oauthapps.tokens import keys, state
 from orgs.models import Organization, OrganizationService, Service
 from tests.factories import ServiceFactory, ServiceRoleFactory
 
@@ -42,10 +42,12 @@ class Credentials:
 
 @pytest.fixture(autouse=True)
 def fresh_key_cache() -> Iterator[None]:
-    """Each test starts without parsed keys in memory, as a new worker process would."""
+    """Each test starts without parsed keys, apps or tokens in memory, as a new worker would."""
     keys.clear_cache()
+    state.clear()
     yield
     keys.clear_cache()
+    state.clear()
 
 
 @pytest.fixture

@@ -1,0 +1,101 @@
+"""Per-process memory of hot-path reads, exact on every instance through the token state version.
+
+The token endpoint needs the app, its grants and its organizations' services; the API needs to
+know whether a token is still good. Both change rarely and are read on every request, so each
+process keeps its last answer per key, tagged with the token state version it was read at
+(models.TokenStateVersion, moved by database triggers in the same transaction as any change that
+matters). Each request still makes one statement, `versioned()`: it always returns the current
+version, and returns the data rows only when that version differs from the cached answer's. A
+process therefore reuses an answer only while no relevant change has been committed anywhere;
+the first request after a change reads the new state, exactly as without the memory.
+
+Inside a transaction (`atomic`), nothing is reused or remembered: the triggers on PostgreSQL move
+the version only at commit, so within a transaction the version cannot vouch for its own changes.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from django.db import connection
+
+from oauthapps.tokens.models import TokenStateVersion
+
+# Never a version (versions are >= 0; 0 is "no row yet"): forces the data rows.
+UNKNOWN = -1
+DATA_ROW, VERSION_ROW = 1, 0
+
+
+def _version_sql() -> str:
+    table = connection.ops.quote_name(TokenStateVersion._meta.db_table)
+    return f"COALESCE((SELECT version FROM {table} WHERE id = 1), 0)"
+
+
+def versioned(columns: list[str], from_where: str) -> str:
+    """`SELECT columns from_where`, gated by the version.
+
+    Every row starts with (version, kind): one VERSION_ROW always, plus the query's rows as
+    DATA_ROWs only if the version differs from the last parameter (the cached answer's version,
+    or UNKNOWN). `from_where` must end with a WHERE clause. The version is read twice in one
+    statement, so from one snapshot.
+    """
+    version = _version_sql()
+    nulls = ", ".join("NULL" for _ in columns)
+    return (
+        f"SELECT {version}, {VERSION_ROW}, {nulls} "
+        f"UNION ALL SELECT {version}, {DATA_ROW}, {', '.join(columns)} {from_where} "
+        f"AND {version} <> %s"
+    )
+
+
+def split(rows: list[tuple]) -> tuple[int, list[tuple]]:
+    """(version, data rows without the two leading columns) of a `versioned()` result."""
+    version = next(row[0] for row in rows if row[1] == VERSION_ROW)
+    return int(version), [row[2:] for row in rows if row[1] == DATA_ROW]
+
+
+class VersionedCache:
+    """A bounded, thread-safe map of key -> (version, value), least recently used dropped first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> tuple[int, object] | None:
+        """The cached (version, value), or None. None too inside a transaction (see above)."""
+        if connection.in_atomic_block:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: Hashable, version: int, value: object) -> None:
+        if connection.in_atomic_block:
+            return
+        with self._lock:
+            self._entries[key] = (version, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# Apps with their grants, by (client_id, orgId): a few hundred bytes each.
+apps = VersionedCache(max_entries=2_000)
+# Whether an issued token is still good, by jti: one per token in use.
+tokens = VersionedCache(max_entries=20_000)
+
+
+def clear() -> None:
+    """Forget every remembered answer (tests; never needed for correctness)."""
+    apps.clear()
+    tokens.clear()
