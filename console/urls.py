@@ -10,6 +10,9 @@ from orgs.forms import EmailAuthenticationForm
 urlpatterns = [
     path("", org_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # The hot paths first: URLs are resolved in order, and each pattern tried costs CPU.
+    path("", include("oauthapps.tokens.urls")),
+    path("api/v1/", include("oauthapps.api.urls")),
     path(
         "accounts/login/",
         login_not_required(
@@ -25,8 +28,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("orgs.urls")),
     path("", include("oauthapps.urls")),
-    path("", include("oauthapps.tokens.urls")),
-    path("api/v1/", include("oauthapps.api.urls")),
 ]
 handler500 = "console.errors.server_error"
 handler400 = "console.errors.bad_request"
