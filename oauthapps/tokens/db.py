@@ -17,7 +17,7 @@
 from collections.abc import Sequence
 from functools import cache
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.db.backends.utils import CursorWrapper
 
 NEVER_AUTOMATICALLY = 1 << 62
@@ -36,7 +36,7 @@ def _prepared_cursor_class() -> type:
     return PreparedCursor
 
 
-def _cursor() -> CursorWrapper:
+def _cursor(connection) -> CursorWrapper:
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.ensure_connection()
@@ -55,12 +55,13 @@ def _cursor() -> CursorWrapper:
 
 def fetch_all(sql: str, params: Sequence[object]) -> list[tuple]:
     """Run a read and return its rows; retried once if the pooled connection turned out broken."""
+    connection = connections[DEFAULT_DB_ALIAS]
     for attempt in (1, 2):
         new_connection = connection.connection is None
         # The retry below does the health check's job, without a round trip on every request.
         connection.health_check_done = True
         try:
-            with _cursor() as cursor:
+            with _cursor(connection) as cursor:
                 cursor.execute(sql, params)
                 return cursor.fetchall()
         except (OperationalError, InterfaceError):
@@ -79,6 +80,6 @@ def execute(sql: str, params: Sequence[object]) -> int:
     """Run a write (autocommit: the statement is its own transaction); returns the row count.
 
     Never retried: it follows a read on the same connection in the same request."""
-    with _cursor() as cursor:
+    with _cursor(connections[DEFAULT_DB_ALIAS]) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

@@ -142,8 +142,13 @@ _ACTIVE_TOKEN_COLUMNS = [
 ]
 
 
+@cache
+def _compact_hot_sql(vendor: str, name: str) -> str:
+    return " ".join(_hot_sql_for(vendor, name).split())
+
+
 def _hot_sql(name: str) -> str:
-    return " ".join(_hot_sql_for(connection.vendor, name).split())
+    return _compact_hot_sql(connection.vendor, name)
 
 
 def _db_uuid(value: UUID) -> object:

@@ -16,10 +16,13 @@ from oauthapps.models import IssuedToken, OAuthApp, SigningKey
 from oauthapps.tokens import db, keys
 from orgs.models import Organization
 
+# The columns the INSERT sets, in the order of its values (revoked_at stays NULL).
+_INSERTED_FIELDS = ["jti", "app", "organization", "scope", "issued_at", "expires_at"]
+
 
 @cache
 def _insert_sql(vendor: str) -> str:
-    fields = IssuedToken._meta.concrete_fields
+    fields = [IssuedToken._meta.get_field(name) for name in _INSERTED_FIELDS]
     table = connection.ops.quote_name(IssuedToken._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
@@ -63,9 +66,14 @@ def issued_token_record(
         issued_at=issued_at,
         expires_at=expires_at,
     )
-    values = [
-        field.get_db_prep_save(getattr(token, field.attname), connection)
-        for field in IssuedToken._meta.concrete_fields
+    uuid_field, ops = IssuedToken._meta.pk, connection.ops
+    values = [  # _INSERTED_FIELDS, in order
+        uuid_field.get_db_prep_value(jti, connection),
+        app_id,
+        uuid_field.get_db_prep_value(organization_id, connection),
+        scope,
+        ops.adapt_datetimefield_value(issued_at),
+        ops.adapt_datetimefield_value(expires_at),
     ]
     db.execute(_insert_sql(connection.vendor), values)
     return token
