@@ -1,4 +1,5 @@
-"""The error handlers (`handler500`, `handler400`): what people and scripts see when a request fails.
+"""The error handlers (`handler500`, `handler400`, `handler404`): what people and scripts see when a
+request fails.
 
 Scripts talking to the token service and the resource API get JSON, never an HTML page: a database
 outage is `503 {"error": "temporarily_unavailable"}` with `Retry-After`, anything else
@@ -66,3 +67,19 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         response["Cache-Control"] = "no-store"
         return response
     return defaults.bad_request(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """No such URL: JSON `not_found` for programs (an API path with a malformed ID, say), the
+    console's own page for people."""
+    if request.path.startswith(JSON_PATH_PREFIXES):
+        response = JsonResponse(
+            {
+                "error": "not_found",
+                "error_description": "There is nothing at this URL.",
+            },
+            status=404,
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    return defaults.page_not_found(request, exception)

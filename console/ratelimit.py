@@ -113,6 +113,13 @@ def client_ip(request: HttpRequest) -> str:
     return str(parsed)
 
 
+def client_address(request: HttpRequest) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: `client_ip`, or None when there is no address (a request made in
+    the process, e.g. the test client's `force_login`), which axes stores as unknown."""
+    address = client_ip(request)
+    return None if address == "unknown" else address
+
+
 def claimed_client_id(request: HttpRequest) -> str:
     """The client ID the request says it is (Basic header, else the form), not yet verified."""
     header = request.META.get("HTTP_AUTHORIZATION", "")

@@ -288,7 +288,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=CONSOLE_SIGNIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "console.ratelimit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "console.ratelimit.client_address"
 AXES_USERNAME_CALLABLE = "console.signin.username"
 AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 

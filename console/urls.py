@@ -31,3 +31,4 @@ urlpatterns = [
 ]
 handler500 = "console.errors.server_error"
 handler400 = "console.errors.bad_request"
+handler404 = "console.errors.page_not_found"

@@ -1,0 +1,7 @@
+from tests.tokens.fixtures import (  # noqa: F401
+    api_client,
+    catalog,
+    contains,
+    fresh_key_cache,
+    make_app,
+)
