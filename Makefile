@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench profile-token soak clean
+.PHONY: run test lint format bench profile-token soak faults clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "No Python >= 3.12 found. Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -40,6 +40,15 @@ bench: $(VENV)/.installed-run
 # PROFILE_ARGS="--target api" profiles the API's token check instead; --html FILE for the full tree.
 profile-token: $(VENV)/.installed-test
 	$(BIN)/python bench/profile_token.py $(PROFILE_ARGS)
+
+# Faults and load (not part of `make test`): PostgreSQL on 127.0.0.1:5432 and Redis on 6379 here.
+# faults: restarts PostgreSQL and Redis under load, two instances, malformed HTTP (about 1.5 min).
+faults: $(VENV)/.installed-run
+	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
+
+# soak: tokens and API calls for SOAK_SECONDS (default 180); errors must be 0, worker memory flat.
+soak: $(VENV)/.installed-run
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -27,6 +27,22 @@ def is_database_outage(exc: BaseException | None) -> bool:
     return isinstance(exc, OperationalError | InterfaceError)
 
 
+FALLBACK_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+    "<h1>{title}</h1><p>Try again in a moment.</p></html>"
+)
+
+
+def _page(outage: bool) -> str:
+    """The console's error page; a bare one if even that cannot be rendered (an error page must
+    not fail in turn)."""
+    try:
+        return render_to_string("500.html", {"is_outage": outage})
+    except Exception:
+        title = "Temporarily unavailable" if outage else "Something went wrong"
+        return FALLBACK_PAGE.format(title=title)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     outage = is_database_outage(sys.exc_info()[1])
     status = 503 if outage else 500
@@ -44,9 +60,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response: HttpResponse = JsonResponse(body, status=status)
         response["Cache-Control"] = "no-store"
     else:
-        response = HttpResponse(
-            render_to_string("500.html", {"is_outage": outage}), status=status
-        )
+        response = HttpResponse(_page(outage), status=status)
     if outage:
         response["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
     return response
