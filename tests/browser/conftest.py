@@ -41,9 +41,17 @@ def browser() -> Iterator:
         pytest.skip(
             "chromium is not installed (apt-get install chromium); CI runs these tests"
         )
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an asyncio loop in this thread, after which asgiref (Django's
+    # connection store) keeps this thread's database connections in context variables rather
+    # than thread-locals. Carry the connections made so far across, so that the one holding the
+    # serialized test database (serialized_rollback) is still the one tests use.
+    opened = {conn.alias: conn for conn in connections.all(initialized_only=True)}
     with sync_playwright() as playwright:
+        for alias, conn in opened.items():
+            connections[alias] = conn
         browser = playwright.chromium.launch(
             executable_path=executable, headless=True, args=CHROMIUM_ARGS
         )
