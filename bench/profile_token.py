@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, bench_env, drop_database, provision  # noqa: E402
+from run import ROOT, add_environment_arguments, bench_env, drop_database, provision  # noqa: E402
 
 
 def environ_for(method: str, path: str, headers: dict[str, str], body: bytes) -> dict:
@@ -70,11 +70,18 @@ def main() -> None:
     parser.add_argument(
         "--cprofile",
         action="store_true",
-        help="also print cProfile's functions by own CPU time (tottime)",
+        help="also print cProfile's functions, by CPU time",
+    )
+    parser.add_argument(
+        "--sort",
+        choices=["tottime", "cumtime"],
+        default="tottime",
+        help="cProfile's order",
     )
     parser.add_argument(
         "--depth", type=int, default=40, help="lines of the text profile to print"
     )
+    add_environment_arguments(parser)
     args = parser.parse_args()
     try:
         import pyinstrument  # noqa: F401
@@ -83,7 +90,12 @@ def main() -> None:
             "pyinstrument is not installed: .venv/bin/pip install pyinstrument"
         ) from None
 
-    env = bench_env("http://127.0.0.1:8765", args.database_url)
+    env = bench_env(
+        "http://127.0.0.1:8765",
+        args.database_url,
+        rate_limits=args.rate_limits == "on",
+        redis_url=args.redis_url,
+    )
     workdir = Path(tempfile.mkdtemp(prefix="console-profile-"))
     try:
         creds = provision(env, args.database_url, workdir)
@@ -92,9 +104,12 @@ def main() -> None:
         sys.path.insert(0, str(ROOT))
         profile(creds, args)
     finally:
-        from django.db import connections
+        from django.conf import settings
 
-        connections.close_all()
+        if settings.configured:
+            from django.db import connections
+
+            connections.close_all()
         drop_database(env, args.database_url)
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -204,8 +219,8 @@ def profile(creds: dict, args: argparse.Namespace) -> None:
         for _ in range(args.requests):
             once()
         profiler.disable()
-        print(f"== cProfile, {args.requests} requests, by own time")
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.depth)
+        print(f"== cProfile, {args.requests} requests, by {args.sort}")
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.depth)
     if args.html:
         Path(args.html).write_text(profiler.output_html())
         print(f"== HTML profile written to {args.html}")

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -32,8 +33,16 @@ def run(cmd: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedPr
     return subprocess.run(cmd, env=env, cwd=ROOT, check=True, text=True, **kwargs)
 
 
-def bench_env(base: str, database_url: str) -> dict[str, str]:
-    """The production settings, on loopback, against the throwaway database."""
+def bench_env(
+    base: str, database_url: str, *, rate_limits: bool = True, redis_url: str = ""
+) -> dict[str, str]:
+    """The production settings, on loopback, against the throwaway database.
+
+    One client from one address: the rate limits stay on (their cost is measured) but so high they
+    never refuse; `rate_limits=False` turns them off, to measure what they cost. With `redis_url`,
+    the cache and the rate limits use Redis, as in production with several instances.
+    """
+    limit = "1000000000" if rate_limits else "0"
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "console.settings",
@@ -44,10 +53,25 @@ def bench_env(base: str, database_url: str) -> dict[str, str]:
         "DJANGO_LOG_LEVEL": "WARNING",
         "DATABASE_URL": database_url,
         "CONSOLE_ISSUER": base,
-        # One client from one address: the rate limits stay on (their cost is measured) but high.
-        "CONSOLE_TOKEN_RATE_PER_CLIENT": "1000000000",
-        "CONSOLE_TOKEN_RATE_PER_IP": "1000000000",
+        "CONSOLE_TOKEN_RATE_PER_CLIENT": limit,
+        "CONSOLE_TOKEN_RATE_PER_IP": limit,
+        "CONSOLE_TOKEN_FAIL_RATE_PER_IP": limit,
+        "REDIS_URL": redis_url,
     }
+
+
+def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rate-limits",
+        choices=["on", "off"],
+        default="on",
+        help="the token endpoint's rate limits (on: counted, never refusing)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", ""),
+        help="cache and rate limits in Redis (default: none, process memory)",
+    )
 
 
 def _admin_url(database_url: str) -> tuple[str, str]:
@@ -113,12 +137,81 @@ def parse_wrk(output: str) -> tuple[float, float, int]:
     return rps, float(value) * _UNITS[unit], int(bad.group(1)) if bad else 0
 
 
+class CpuMeter:
+    """Where the machine's CPU went during a measurement: gunicorn, PostgreSQL, wrk, anything else
+    (other people's work on a shared machine), idle. In cores, from /proc (Linux)."""
+
+    def __init__(self, gunicorn_pgid: int) -> None:
+        self.gunicorn_pgid = gunicorn_pgid
+        self.ticks = os.sysconf("SC_CLK_TCK")
+
+    def _processes(self) -> dict[str, float]:
+        seconds = {"gunicorn": 0.0, "postgres": 0.0}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) / self.ticks
+            if int(fields[2]) == self.gunicorn_pgid:
+                seconds["gunicorn"] += used
+            elif name == "postgres":
+                seconds["postgres"] += used
+        return seconds
+
+    def _machine(self) -> tuple[float, float]:
+        values = [
+            int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        ]
+        return sum(values[:8]) / self.ticks, (values[3] + values[4]) / self.ticks
+
+    def start(self) -> None:
+        self.started = (
+            time.monotonic(),
+            self._processes(),
+            self._machine(),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+
+    def stop(self) -> dict[str, float]:
+        wall0, processes0, (total0, idle0), children0 = self.started
+        wall, processes, (total, idle) = (
+            time.monotonic() - wall0,
+            self._processes(),
+            self._machine(),
+        )
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = {
+            name: (processes[name] - processes0.get(name, 0.0)) / wall
+            for name in processes
+        }
+        used["wrk"] = (
+            children.ru_utime
+            + children.ru_stime
+            - children0.ru_utime
+            - children0.ru_stime
+        ) / wall
+        used["idle"] = (idle - idle0) / wall
+        busy = (total - total0 - (idle - idle0)) / wall
+        used["other"] = max(
+            0.0, busy - used["gunicorn"] - used["postgres"] - used["wrk"]
+        )
+        return used
+
+
 def wrk(
-    url: str, connections: int, seconds: int, script: str | None, env: dict[str, str]
+    url: str,
+    connections: int,
+    seconds: int,
+    script: str | None,
+    env: dict[str, str],
+    threads: int = 1,
 ) -> tuple[float, float, int]:
     cmd = [
         "wrk",
-        "-t2",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{seconds}s",
         "--latency",
@@ -157,13 +250,25 @@ def main() -> None:
         "--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "1"))
     )
     parser.add_argument("--connections", default="8,32")
+    parser.add_argument(
+        "--wrk-threads",
+        type=int,
+        default=1,
+        help="wrk's threads (it shares the machine with gunicorn and PostgreSQL)",
+    )
+    add_environment_arguments(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
 
     base = f"http://127.0.0.1:{args.port}"
     env = {
-        **bench_env(base, args.database_url),
+        **bench_env(
+            base,
+            args.database_url,
+            rate_limits=args.rate_limits == "on",
+            redis_url=args.redis_url,
+        ),
         "GUNICORN_BIND": f"127.0.0.1:{args.port}",
         "GUNICORN_ACCESS_LOG": "",
         "WEB_CONCURRENCY": str(args.workers),
@@ -175,6 +280,8 @@ def main() -> None:
         f"{creds['client_id']}:{creds['client_secret']}".encode()
     ).decode()
 
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"== load average before: {load}")
     print(f"== gunicorn: {args.workers} workers × {args.threads} threads on {base}")
     server = subprocess.Popen(
         [
@@ -207,15 +314,25 @@ def main() -> None:
         connections = [int(c) for c in args.connections.split(",")]
         print("== warm-up")
         for url, script in targets.values():
-            wrk(url, max(connections), 3, script, wrk_env)
+            wrk(url, max(connections), 3, script, wrk_env, args.wrk_threads)
         results: dict[tuple[str, int], list[tuple[float, float, int]]] = {}
+        cpus: dict[tuple[str, int], list[dict[str, float]]] = {}
+        meter = CpuMeter(server.pid)
+        print("  (CPU in cores: gunicorn / PostgreSQL / wrk / other processes / idle)")
         for round_number in range(1, args.repeat + 1):
             for conns in connections:
                 for name, (url, script) in targets.items():
-                    result = wrk(url, conns, args.seconds, script, wrk_env)
+                    meter.start()
+                    result = wrk(
+                        url, conns, args.seconds, script, wrk_env, args.wrk_threads
+                    )
+                    cpu = meter.stop()
                     results.setdefault((name, conns), []).append(result)
+                    cpus.setdefault((name, conns), []).append(cpu)
                     print(
-                        f"  round {round_number}  {name:<5} @{conns:<3} {result[0]:8.0f} req/s  p99 {result[1]:7.1f} ms  non-2xx {result[2]}"
+                        f"  round {round_number}  {name:<5} @{conns:<3} {result[0]:8.0f} req/s  p99 {result[1]:7.1f} ms  "
+                        f"non-2xx {result[2]}  CPU {cpu['gunicorn']:.2f} / {cpu['postgres']:.2f} / {cpu['wrk']:.2f} / "
+                        f"{cpu['other']:.2f} / {cpu['idle']:.2f}"
                     )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -226,12 +343,24 @@ def main() -> None:
     def median(name: str, conns: int, index: int) -> float:
         return statistics.median(r[index] for r in results[(name, conns)])
 
+    def cpu(name: str, conns: int, part: str) -> float:
+        return statistics.median(c[part] for c in cpus[(name, conns)])
+
     print()
-    print(f"| target | conns | req/s (median of {args.repeat}) | p99 ms | non-2xx |")
-    print("|---|---|---|---|---|")
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"load average at the end: {load}; CPU in cores, medians (2 cores = 2.00)")
+    print()
+    print(
+        f"| target | conns | req/s (median of {args.repeat}) | p99 ms | non-2xx | CPU gunicorn | PostgreSQL | wrk | other | idle |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (name, conns), runs in results.items():
+        parts = " | ".join(
+            f"{cpu(name, conns, part):.2f}"
+            for part in ("gunicorn", "postgres", "wrk", "other", "idle")
+        )
         print(
-            f"| {name} | {conns} | {median(name, conns, 0):.0f} | {median(name, conns, 1):.1f} | {sum(r[2] for r in runs)} |"
+            f"| {name} | {conns} | {median(name, conns, 0):.0f} | {median(name, conns, 1):.1f} | {sum(r[2] for r in runs)} | {parts} |"
         )
     top = max(connections)
     tokens, ceiling, api = (

@@ -6,7 +6,9 @@
 - The secret is checked with Django's check_password (constant time) against the app's hash and,
   during a rotation overlap, against the previous secret's hash.
 - One query loads the app with the grants and service slugs the org rules need (DESIGN.md §6), one
-  INSERT records the issued token. Nothing else touches the database on this path.
+  INSERT records the issued token. Nothing else touches the database on this path. On a warm
+  worker the query only confirms that nothing changed since this process last read the app
+  (selectors.oauth_app_for_token_request, state.py).
 """
 
 import base64
