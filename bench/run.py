@@ -138,15 +138,18 @@ def parse_wrk(output: str) -> tuple[float, float, int]:
 
 
 class CpuMeter:
-    """Where the machine's CPU went during a measurement: gunicorn, PostgreSQL, wrk, anything else
-    (other people's work on a shared machine), idle. In cores, from /proc (Linux)."""
+    """Where the machine's CPU went during a measurement: gunicorn, PostgreSQL (the backends of the
+    benchmark's database), wrk, anything else (other people's work on a shared machine), idle. In
+    cores, from /proc (Linux)."""
 
-    def __init__(self, gunicorn_pgid: int) -> None:
+    def __init__(self, gunicorn_pgid: int, database: str) -> None:
         self.gunicorn_pgid = gunicorn_pgid
+        self.database = database
         self.ticks = os.sysconf("SC_CLK_TCK")
 
-    def _processes(self) -> dict[str, float]:
-        seconds = {"gunicorn": 0.0, "postgres": 0.0}
+    def _processes(self) -> dict[str, tuple[str, float]]:
+        """pid -> (gunicorn | postgres | other, CPU seconds so far)."""
+        found = {}
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text()
@@ -156,10 +159,18 @@ class CpuMeter:
             fields = stat.rsplit(")", 1)[1].split()
             used = (int(fields[11]) + int(fields[12])) / self.ticks
             if int(fields[2]) == self.gunicorn_pgid:
-                seconds["gunicorn"] += used
-            elif name == "postgres":
-                seconds["postgres"] += used
-        return seconds
+                found[pid] = ("gunicorn", used)
+            elif name == "postgres" and self._serves_our_database(pid):
+                found[pid] = ("postgres", used)
+        return found
+
+    def _serves_our_database(self, pid: str) -> bool:
+        """A backend's title is "postgres: user database host(port) state"."""
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            return False
+        return f" {self.database} ".encode() in title
 
     def _machine(self) -> tuple[float, float]:
         values = [
@@ -183,10 +194,12 @@ class CpuMeter:
             self._machine(),
         )
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        used = {
-            name: (processes[name] - processes0.get(name, 0.0)) / wall
-            for name in processes
-        }
+        used = {"gunicorn": 0.0, "postgres": 0.0}
+        for pid, (
+            kind,
+            seconds,
+        ) in processes.items():  # one that ended meanwhile is lost
+            used[kind] += (seconds - processes0.get(pid, (kind, 0.0))[1]) / wall
         used["wrk"] = (
             children.ru_utime
             + children.ru_stime
@@ -317,7 +330,7 @@ def main() -> None:
             wrk(url, max(connections), 3, script, wrk_env, args.wrk_threads)
         results: dict[tuple[str, int], list[tuple[float, float, int]]] = {}
         cpus: dict[tuple[str, int], list[dict[str, float]]] = {}
-        meter = CpuMeter(server.pid)
+        meter = CpuMeter(server.pid, args.database_url.rsplit("/", 1)[1])
         print("  (CPU in cores: gunicorn / PostgreSQL / wrk / other processes / idle)")
         for round_number in range(1, args.repeat + 1):
             for conns in connections:
@@ -346,21 +359,32 @@ def main() -> None:
     def cpu(name: str, conns: int, part: str) -> float:
         return statistics.median(c[part] for c in cpus[(name, conns)])
 
+    def efficiency(name: str, conns: int) -> float:
+        """Requests per CPU-second of gunicorn, PostgreSQL and wrk: what the ratio would be on a
+        machine of our own (other processes' share taken out)."""
+        return statistics.median(
+            rps / max(c["gunicorn"] + c["postgres"] + c["wrk"], 0.01)
+            for (rps, _, _), c in zip(
+                results[(name, conns)], cpus[(name, conns)], strict=True
+            )
+        )
+
     print()
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"load average at the end: {load}; CPU in cores, medians (2 cores = 2.00)")
     print()
     print(
-        f"| target | conns | req/s (median of {args.repeat}) | p99 ms | non-2xx | CPU gunicorn | PostgreSQL | wrk | other | idle |"
+        f"| target | conns | req/s (median of {args.repeat}) | p99 ms | non-2xx | CPU gunicorn | PostgreSQL | wrk | other | idle | req per CPU-s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (name, conns), runs in results.items():
         parts = " | ".join(
             f"{cpu(name, conns, part):.2f}"
             for part in ("gunicorn", "postgres", "wrk", "other", "idle")
         )
         print(
-            f"| {name} | {conns} | {median(name, conns, 0):.0f} | {median(name, conns, 1):.1f} | {sum(r[2] for r in runs)} | {parts} |"
+            f"| {name} | {conns} | {median(name, conns, 0):.0f} | {median(name, conns, 1):.1f} | {sum(r[2] for r in runs)} | {parts} | "
+            f"{efficiency(name, conns):.0f} |"
         )
     top = max(connections)
     tokens, ceiling, api = (
@@ -369,6 +393,11 @@ def main() -> None:
         median("api", top, 0),
     )
     print()
+    print(
+        f"Per CPU-second of our own processes (other processes' share taken out): "
+        f"ratio={efficiency('token', top) / efficiency('noop', top):.2f} "
+        f"api_ratio={efficiency('api', top) / efficiency('noop', top):.2f}"
+    )
     print(
         f"RESULT tokens_per_s={tokens:.0f} ceiling_per_s={ceiling:.0f} ratio={tokens / ceiling:.2f} "
         f"p99_ms={median('token', top, 1):.1f} api_ratio={api / ceiling:.2f}"
