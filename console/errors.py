@@ -10,6 +10,7 @@ that may be the thing that is down).
 
 import sys
 
+from django.core.exceptions import DisallowedHost
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -70,13 +71,15 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A request Django itself refused to parse (e.g. a form body in another charset, too many
     fields): JSON `invalid_request` for programs, the stock page for people."""
     if request.path.startswith(JSON_PATH_PREFIXES):
+        if isinstance(exception, DisallowedHost):
+            description = "The Host header names no site this server answers for."
+        else:
+            description = (
+                "The request could not be parsed. Send a UTF-8 "
+                "application/x-www-form-urlencoded body (or JSON where the API takes it)."
+            )
         response = JsonResponse(
-            {
-                "error": "invalid_request",
-                "error_description": "The request could not be parsed. Send a UTF-8 "
-                "application/x-www-form-urlencoded body (or JSON where the API takes it).",
-            },
-            status=400,
+            {"error": "invalid_request", "error_description": description}, status=400
         )
         response["Cache-Control"] = "no-store"
         return response

@@ -124,6 +124,9 @@ def test_programs_get_json_for_unknown_urls_and_unparsable_requests(client, db):
     )
     assert unparsable.status_code == 400
     assert json.loads(unparsable.content)["error"] == "invalid_request"
+    wrong_host = client.post("/oauth/token", HTTP_HOST="evil.example")
+    assert wrong_host.status_code == 400
+    assert "Host header" in json.loads(wrong_host.content)["error_description"]
     # People still get the console's pages.
     page = client.get("/no-such-page/")
     assert page.status_code == 404
