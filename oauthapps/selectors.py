@@ -248,11 +248,6 @@ def oauth_app_is_added(*, app: OAuthApp, org: Organization) -> bool:
     return any(grant.organization_id == org.pk for grant in app.grants.all())
 
 
-def oauth_app_added_to(*, app: OAuthApp, org: Organization) -> bool:
-    """Whether the app has a grant in `org` (one query)."""
-    return AppGrant.objects.filter(app=app, organization=org).exists()
-
-
 @dataclass(frozen=True)
 class OrgCandidate:
     org: Organization

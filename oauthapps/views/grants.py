@@ -56,7 +56,7 @@ def app_add_by_client_id(request: AuthedRequest, org_id: UUID) -> HttpResponse:
     looked_up = "client_id" in request.GET
     form = ClientIdForm(request.POST if is_post else request.GET if looked_up else None)
     app = _app_for(form)
-    is_added_here = app is not None and selectors.oauth_app_added_to(
+    is_added_here = app is not None and selectors.oauth_app_is_added(
         app=app, org=request.org
     )
     if app is not None and is_post:
