@@ -15,11 +15,11 @@ style body: `{"error": "slow_down", "error_description": ...}` (`slow_down` is t
 error the IANA OAuth registry has for "too fast", from RFC 8628).
 
 Counting is a sliding window (the previous fixed window's count, weighted by how much of it still
-overlaps, plus the current one's), so a burst at a window boundary cannot double the limit. With
-Redis (`REDIS_URL`) every counter of a request is one pipelined round trip (INCR + EXPIRE of the
-current windows, GET of the previous ones and of the failure counters); a failed authentication
-costs one more. Without Redis the cache is the process's local memory: the limits then hold per
-gunicorn worker, not across instances.
+overlaps, plus the current one's), so a burst at a window boundary cannot double the limit. The
+counts are kept by `counters` in this package. With Redis (`REDIS_URL`) every counter of a request
+is one pipelined round trip (INCR + EXPIRE of the current windows, GET of the previous ones and of
+the failure counters); a failed authentication costs one more. Without Redis the cache is the
+process's local memory: the limits then hold per gunicorn worker, not across instances.
 
 If the cache cannot be reached, rate limiting fails open: requests are served unlimited, one
 warning is logged when it happens (and a line when it works again), and the cache is not tried
@@ -31,9 +31,7 @@ import base64
 import binascii
 import hashlib
 import ipaddress
-import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,18 +39,17 @@ from functools import wraps
 from urllib.parse import unquote_plus
 
 from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-logger = logging.getLogger(__name__)
+from console.ratelimit import counters
+from console.ratelimit.counters import Counter
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # Only a body this small is parsed here for its client_id; the views refuse larger ones anyway.
 MAX_PARSED_BODY_BYTES = 16 * 1024
-KEY_PREFIX = "rl"
 FAILURE_STATUS = 401  # invalid_client: the credentials were wrong
+
+breaker = counters.breaker  # fails open while the cache is away (see counters)
 
 
 @dataclass(frozen=True)
@@ -150,53 +147,10 @@ class Verdict:
 ALLOWED = Verdict()
 
 
-@dataclass(frozen=True)
-class _Counter:
-    reason: str
-    key: str
-    rate: Rate
-    counts: bool  # incremented by this request (False: only read, the failure counter)
-
-
-class _Breaker:
-    """After a cache failure, skip the cache for a while instead of paying for it per request."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.open_until = 0.0
-        self.is_down = False
-
-    def allows(self) -> bool:
-        return time.monotonic() >= self.open_until
-
-    def failed(self, exc: Exception) -> None:
-        with self.lock:
-            self.open_until = (
-                time.monotonic() + settings.CONSOLE_RATELIMIT_RETRY_SECONDS
-            )
-            if not self.is_down:
-                self.is_down = True
-                logger.warning(
-                    "Rate limiting is OFF (failing open): the cache is unreachable (%s). "
-                    "Requests are served without limits until it is back.",
-                    type(exc).__name__,
-                )
-
-    def worked(self) -> None:
-        if self.is_down:
-            with self.lock:
-                if self.is_down:
-                    self.is_down = False
-                    logger.warning("Rate limiting is back on: the cache answers again.")
-
-
-breaker = _Breaker()
-
-
-def _window(now: float, rate: Rate) -> tuple[int, float]:
-    """(index of the current fixed window, fraction of it elapsed)."""
+def _elapsed(now: float, rate: Rate) -> float:
+    """The fraction of the current fixed window elapsed."""
     index = int(now // rate.window)
-    return index, (now - index * rate.window) / rate.window
+    return (now - index * rate.window) / rate.window
 
 
 def _estimate(previous: int, current: int, elapsed: float) -> float:
@@ -214,94 +168,6 @@ def _retry_after(previous: int, current: int, elapsed: float, rate: Rate) -> int
     return max(1, math.ceil(wait * rate.window))
 
 
-def _to_int(value: object) -> int:
-    try:
-        return int(value or 0)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return 0
-
-
-def _store() -> BaseCache:
-    return caches["default"]
-
-
-def _counts_redis(
-    store: RedisCache, counters: list[_Counter], keys: list[tuple[str, str]]
-) -> list[tuple[int, int]]:
-    client = store._cache.get_client(write=True)
-    pipe = client.pipeline(transaction=False)
-    for counter, (current, previous) in zip(counters, keys, strict=True):
-        if counter.counts:
-            pipe.incr(current)
-            pipe.expire(current, counter.rate.window * 2)
-        else:
-            pipe.get(current)
-        pipe.get(previous)
-    results = iter(pipe.execute())
-    counts = []
-    for counter in counters:
-        current = _to_int(next(results))
-        if counter.counts:
-            next(results)  # EXPIRE's answer
-        counts.append((_to_int(next(results)), current))
-    return counts
-
-
-def _counts_generic(
-    store: BaseCache, counters: list[_Counter], keys: list[tuple[str, str]]
-) -> list[tuple[int, int]]:
-    counted = {}
-    for counter, (current, _) in zip(counters, keys, strict=True):
-        if counter.counts:
-            store.add(current, 0, counter.rate.window * 2)
-            counted[current] = store.incr(current)
-    wanted = [previous for _, previous in keys] + [
-        current for current, _ in keys if current not in counted
-    ]
-    stored = store.get_many(wanted)
-    return [
-        (
-            _to_int(stored.get(previous)),
-            counted[current] if current in counted else _to_int(stored.get(current)),
-        )
-        for current, previous in keys
-    ]
-
-
-def _keys(
-    store: BaseCache, counters: list[_Counter], now: float
-) -> list[tuple[str, str]]:
-    keys = []
-    for counter in counters:
-        index, _ = _window(now, counter.rate)
-        current = f"{KEY_PREFIX}:{counter.key}:{counter.rate.window}:{index}"
-        previous = f"{KEY_PREFIX}:{counter.key}:{counter.rate.window}:{index - 1}"
-        if isinstance(store, RedisCache):  # raw commands: the cache's own key names
-            current = store.make_and_validate_key(current)
-            previous = store.make_and_validate_key(previous)
-        keys.append((current, previous))
-    return keys
-
-
-def _read_counts(counters: list[_Counter], now: float) -> list[tuple[int, int]] | None:
-    """(previous, current) count per counter, incrementing those that count this request; None
-    when the cache is unavailable (fail open)."""
-    if not counters or not breaker.allows():
-        return None
-    store = _store()
-    try:
-        keys = _keys(store, counters, now)
-        if isinstance(store, RedisCache):
-            counts = _counts_redis(store, counters, keys)
-        else:
-            counts = _counts_generic(store, counters, keys)
-    except Exception as exc:  # any cache failure: serve the request unlimited
-        breaker.failed(exc)
-        return None
-    breaker.worked()
-    return counts
-
-
 def _hashed(value: str) -> str:
     # Client IDs come from the request: a fixed-length, key-safe name whatever was sent.
     return hashlib.blake2b(value.encode(errors="replace"), digest_size=12).hexdigest()
@@ -312,41 +178,44 @@ def check(
 ) -> Verdict:
     """Count this request against its limits and say whether it may be served."""
     rates = configured_rates()
-    counters = []
+    limits: list[tuple[str, Rate]] = []
+    to_count: list[Counter] = []
     if rates.failures_per_ip.is_on:
-        counters.append(
-            _Counter(
-                "failures_per_ip", f"fail:ip:{ip}", rates.failures_per_ip, counts=False
-            )
+        limits.append(("failures_per_ip", rates.failures_per_ip))
+        to_count.append(
+            Counter(f"fail:ip:{ip}", rates.failures_per_ip.window, counts=False)
         )
     if rates.per_client.is_on and client_id:
-        counters.append(
-            _Counter(
-                "per_client",
+        limits.append(("per_client", rates.per_client))
+        to_count.append(
+            Counter(
                 f"{endpoint}:client:{_hashed(client_id)}",
-                rates.per_client,
+                rates.per_client.window,
                 counts=True,
             )
         )
     if rates.per_ip.is_on:
-        counters.append(
-            _Counter("per_ip", f"{endpoint}:ip:{ip}", rates.per_ip, counts=True)
+        limits.append(("per_ip", rates.per_ip))
+        to_count.append(
+            Counter(f"{endpoint}:ip:{ip}", rates.per_ip.window, counts=True)
         )
     now = time.time() if now is None else now
-    counts = _read_counts(counters, now)
+    counts = counters.read(to_count, now)
     if counts is None:
         return ALLOWED
     worst = ALLOWED
-    for counter, (previous, current) in zip(counters, counts, strict=True):
-        _, elapsed = _window(now, counter.rate)
+    for (reason, rate), counter, (previous, current) in zip(
+        limits, to_count, counts, strict=True
+    ):
+        elapsed = _elapsed(now, rate)
         # The failure counter is only read: this request is over it once it is *at* the limit.
-        limit = counter.rate.limit if counter.counts else counter.rate.limit - 1
+        limit = rate.limit if counter.counts else rate.limit - 1
         if _estimate(previous, current, elapsed) > limit:
             wait = _retry_after(
-                previous, current + (0 if counter.counts else 1), elapsed, counter.rate
+                previous, current + (0 if counter.counts else 1), elapsed, rate
             )
             if wait > worst.retry_after:
-                worst = Verdict(retry_after=wait, reason=counter.reason)
+                worst = Verdict(retry_after=wait, reason=reason)
     return worst
 
 
@@ -356,7 +225,7 @@ def record_failure(*, ip: str, now: float | None = None) -> None:
     if not rate.is_on:
         return
     now = time.time() if now is None else now
-    _read_counts([_Counter("failures_per_ip", f"fail:ip:{ip}", rate, counts=True)], now)
+    counters.read([Counter(f"fail:ip:{ip}", rate.window, counts=True)], now)
 
 
 MESSAGES = {

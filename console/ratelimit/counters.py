@@ -1,0 +1,154 @@
+"""Where the rate limits' counts live (console/ratelimit/__init__.py says what they limit).
+
+A counter is a name and a window length in seconds. `read` adds this request to the current fixed
+window of each counter that counts it and answers, per counter, the previous window's count and the
+current one's, from which the caller estimates the sliding window.
+
+With Redis (`RedisCache`) every counter of a request is one pipelined round trip (INCR + EXPIRE of
+the current windows, GET of the previous ones and of counters only read). With any other cache:
+`add` + `incr` per counting counter and one `get_many`.
+
+If the cache cannot be reached, `read` answers None (the caller fails open): one warning is logged
+when it happens (and a line when it works again), and the cache is not tried again for
+`CONSOLE_RATELIMIT_RETRY_SECONDS`, so an outage costs no latency.
+"""
+
+import logging
+import threading
+import time
+from typing import NamedTuple
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
+
+# The name operators know these warnings by, whichever module of the package logs them.
+logger = logging.getLogger("console.ratelimit")
+
+KEY_PREFIX = "rl"
+
+
+class Counter(NamedTuple):
+    key: str  # what is counted, e.g. "token:ip:192.0.2.1"
+    window: int  # seconds
+    counts: bool  # incremented by this request (False: only read, the failure counter)
+
+
+class _Breaker:
+    """After a cache failure, skip the cache for a while instead of paying for it per request."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open_until = 0.0
+        self.is_down = False
+
+    def allows(self) -> bool:
+        return time.monotonic() >= self.open_until
+
+    def failed(self, exc: Exception) -> None:
+        with self.lock:
+            self.open_until = (
+                time.monotonic() + settings.CONSOLE_RATELIMIT_RETRY_SECONDS
+            )
+            if not self.is_down:
+                self.is_down = True
+                logger.warning(
+                    "Rate limiting is OFF (failing open): the cache is unreachable (%s). "
+                    "Requests are served without limits until it is back.",
+                    type(exc).__name__,
+                )
+
+    def worked(self) -> None:
+        if self.is_down:
+            with self.lock:
+                if self.is_down:
+                    self.is_down = False
+                    logger.warning("Rate limiting is back on: the cache answers again.")
+
+
+breaker = _Breaker()
+
+
+def read(counters: list[Counter], now: float) -> list[tuple[int, int]] | None:
+    """(previous, current) count per counter, incrementing those that count this request; None
+    when the cache is unavailable (fail open)."""
+    if not counters or not breaker.allows():
+        return None
+    store = caches["default"]
+    try:
+        keys = _keys(store, counters, now)
+        if isinstance(store, RedisCache):
+            counts = _counts_redis(store, counters, keys)
+        else:
+            counts = _counts_generic(store, counters, keys)
+    except Exception as exc:  # any cache failure: serve the request unlimited
+        breaker.failed(exc)
+        return None
+    breaker.worked()
+    return counts
+
+
+def _to_int(value: object) -> int:
+    try:
+        return int(value or 0)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+
+
+def _keys(
+    store: BaseCache, counters: list[Counter], now: float
+) -> list[tuple[str, str]]:
+    keys = []
+    for counter in counters:
+        index = int(now // counter.window)
+        current = f"{KEY_PREFIX}:{counter.key}:{counter.window}:{index}"
+        previous = f"{KEY_PREFIX}:{counter.key}:{counter.window}:{index - 1}"
+        if isinstance(store, RedisCache):  # raw commands: the cache's own key names
+            current = store.make_and_validate_key(current)
+            previous = store.make_and_validate_key(previous)
+        keys.append((current, previous))
+    return keys
+
+
+def _counts_redis(
+    store: RedisCache, counters: list[Counter], keys: list[tuple[str, str]]
+) -> list[tuple[int, int]]:
+    client = store._cache.get_client(write=True)
+    pipe = client.pipeline(transaction=False)
+    for counter, (current, previous) in zip(counters, keys, strict=True):
+        if counter.counts:
+            pipe.incr(current)
+            pipe.expire(current, counter.window * 2)
+        else:
+            pipe.get(current)
+        pipe.get(previous)
+    results = iter(pipe.execute())
+    counts = []
+    for counter in counters:
+        current = _to_int(next(results))
+        if counter.counts:
+            next(results)  # EXPIRE's answer
+        counts.append((_to_int(next(results)), current))
+    return counts
+
+
+def _counts_generic(
+    store: BaseCache, counters: list[Counter], keys: list[tuple[str, str]]
+) -> list[tuple[int, int]]:
+    counted = {}
+    for counter, (current, _) in zip(counters, keys, strict=True):
+        if counter.counts:
+            store.add(current, 0, counter.window * 2)
+            counted[current] = store.incr(current)
+    wanted = [previous for _, previous in keys] + [
+        current for current, _ in keys if current not in counted
+    ]
+    stored = store.get_many(wanted)
+    return [
+        (
+            _to_int(stored.get(previous)),
+            counted[current] if current in counted else _to_int(stored.get(current)),
+        )
+        for current, previous in keys
+    ]
