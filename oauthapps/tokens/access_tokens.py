@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from django.conf import settings
 from oauthlib.common import Request
 
-from oauthapps.tokens import keys
+from oauthapps.tokens import keys, state
 
 TOKEN_TYPE = "at+jwt"
 # RFC 9068 §2.1 allows the full media type too.
@@ -56,32 +56,59 @@ def audience() -> str:
     return f"{settings.CONSOLE_ISSUER}/api/v1"
 
 
-def generate(request: Request) -> str:
-    """Mint the access token for a validated client-credentials request.
+@dataclass(frozen=True)
+class NewToken:
+    """A token about to be issued: its claims, and what its IssuedToken row records."""
 
-    Leaves `jti`, `issued_at` and `expires_at` on the request for the validator's save_bearer_token,
-    which records the IssuedToken row.
-    """
+    claims: dict
+    jti: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+
+
+def new_token(
+    *, client_id: str, org_id: uuid.UUID, scopes: list[str], lifetime: int
+) -> NewToken:
+    """The claims of a token for `client_id` in `org_id`, valid `lifetime` seconds from now."""
     # The row keeps the exact time (revoke-all compares with it); the claims are whole seconds.
     issued_at = datetime.now(UTC)
     iat = int(issued_at.timestamp())
     jti = uuid.uuid4()
-    key = keys.signing_key()
     claims = {
         "iss": issuer(),
-        "sub": request.client.client_id,
+        "sub": client_id,
         "aud": audience(),
-        "exp": iat + request.expires_in,
+        "exp": iat + lifetime,
         "iat": iat,
         "jti": str(jti),
-        "client_id": request.client.client_id,
-        "scope": " ".join(request.scopes),
-        "org_id": str(request.console_org_id),
+        "client_id": client_id,
+        "scope": " ".join(scopes),
+        "org_id": str(org_id),
     }
-    request.console_jti = jti
-    request.console_issued_at = issued_at
-    request.console_expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-    return sign(claims, key)
+    return NewToken(
+        claims=claims,
+        jti=jti,
+        issued_at=issued_at,
+        expires_at=datetime.fromtimestamp(iat + lifetime, UTC),
+    )
+
+
+def generate(request: Request) -> str:
+    """Mint the access token for a validated client-credentials request (oauthlib's path).
+
+    Leaves `jti`, `issued_at` and `expires_at` on the request for the validator's save_bearer_token,
+    which records the IssuedToken row.
+    """
+    token = new_token(
+        client_id=request.client.client_id,
+        org_id=request.console_org_id,
+        scopes=request.scopes,
+        lifetime=request.expires_in,
+    )
+    request.console_jti = token.jti
+    request.console_issued_at = token.issued_at
+    request.console_expires_at = token.expires_at
+    return sign(token.claims, keys.signing_key())
 
 
 def _b64encode(data: bytes) -> bytes:
@@ -125,14 +152,62 @@ class AccessTokenClaims:
 _COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token this process has verified: its claims, the key object that verified them and the
+    issuer they were checked against."""
+
+    claims: AccessTokenClaims
+    kid: str
+    key: keys.LoadedKey
+    issuer: str
+    exp: int
+
+
 def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
     """Check the signature, type, issuer, audience and (unless allowed) expiry of an access token.
 
     Revocation is the caller's second step (selectors.issued_token_active): this touches no database
     unless the token names a signing key this process has not seen yet.
+
+    A client sends the same token with every call until it expires, so a token verified once is
+    remembered (state.verified_tokens) and its signature, JSON and claims are not checked again.
+    Each use still checks, as the first time would: that it has not expired, that its signing key
+    is still published (keys.verification_key answers with the very key object that verified it:
+    that object lives at most keys.REFRESH_SECONDS, after which the token is verified in full
+    again) and that the issuer is still ours. The caller must not change the returned claims.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidAccessToken("The access token is malformed.")
+    verified: _Verified | None = state.verified_tokens.get(token)  # type: ignore[assignment]
+    if (
+        verified is not None
+        and keys.verification_key(verified.kid) is verified.key
+        and verified.issuer == issuer()
+    ):
+        if verified.exp <= time.time() and not allow_expired:
+            state.verified_tokens.discard(token)
+            raise InvalidAccessToken("The access token has expired.")
+        return verified.claims
+    claims, kid, key = _verify_in_full(token, allow_expired=allow_expired)
+    state.verified_tokens.put(
+        token,
+        _Verified(
+            claims=claims,
+            kid=kid,
+            key=key,
+            issuer=issuer(),
+            exp=claims.claims["exp"],
+        ),
+        size=len(token),
+    )
+    return claims
+
+
+def _verify_in_full(
+    token: str, *, allow_expired: bool
+) -> tuple[AccessTokenClaims, str, keys.LoadedKey]:
+    """verify() without the memory: the claims, and the kid and key that verified them."""
     match = _COMPACT_JWS.fullmatch(token)
     if match is None:
         raise InvalidAccessToken("The access token is malformed.")
@@ -160,7 +235,7 @@ def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
         )
         claims = json.loads(_b64decode(payload_segment))
         _check_claims(claims, allow_expired=allow_expired)
-        return AccessTokenClaims(
+        verified = AccessTokenClaims(
             jti=uuid.UUID(claims["jti"]),
             client_id=str(claims["client_id"]),
             org_id=uuid.UUID(claims["org_id"]),
@@ -171,6 +246,7 @@ def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
         raise
     except (InvalidSignature, ValueError, TypeError, AttributeError, binascii.Error):
         raise InvalidAccessToken("The access token is invalid.") from None
+    return verified, kid, key
 
 
 def _check_claims(claims: object, *, allow_expired: bool) -> None:

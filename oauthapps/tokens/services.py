@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from oauthapps.models import IssuedToken, OAuthApp, SigningKey
-from oauthapps.tokens import db, keys
+from oauthapps.tokens import db, keys, state
 from orgs.models import Organization
 
 # The columns the INSERT sets, in the order of its values (revoked_at stays NULL).
@@ -21,18 +21,57 @@ _INSERTED_FIELDS = ["jti", "app", "organization", "scope", "issued_at", "expires
 
 
 @cache
-def _insert_sql(vendor: str) -> str:
+def _insert_sql(vendor: str, *, if_version: bool = False) -> str:
+    """The INSERT of one IssuedToken row; with `if_version`, only while the token state version
+    is the one given as the last parameter (state.py)."""
     fields = [IssuedToken._meta.get_field(name) for name in _INSERTED_FIELDS]
     table = connection.ops.quote_name(IssuedToken._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
+    condition = f" WHERE {state._version_sql()} = %s" if if_version else ""
     if vendor == "postgresql":
         # Commit without waiting for the WAL flush (this statement only; see issued_token_record).
         return (
             "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) "
             f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM async_commit"
+            f"{condition}"
         )
+    if if_version:
+        return f"INSERT INTO {table} ({columns}) SELECT {placeholders}{condition}"
     return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+
+
+def _insert_values(
+    *,
+    jti: UUID,
+    app_id: int,
+    organization_id: UUID,
+    scope: str,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> list[object]:
+    uuid_field, ops = IssuedToken._meta.pk, connection.ops
+    return [  # _INSERTED_FIELDS, in order
+        uuid_field.get_db_prep_value(jti, connection),
+        app_id,
+        uuid_field.get_db_prep_value(organization_id, connection),
+        scope,
+        ops.adapt_datetimefield_value(issued_at),
+        ops.adapt_datetimefield_value(expires_at),
+    ]
+
+
+def issued_token_record_if_unchanged(*, version: int, **row) -> bool:
+    """Record a token just issued (as `issued_token_record`), but only if the token state version
+    is still `version`: the one the caller read the app and its grants at. Returns whether it did.
+
+    The token endpoint's fast path decides from what this process remembers of the app; this one
+    statement both confirms that nothing it depends on has changed since, and writes the row, in
+    one snapshot. When it returns False nothing was written, and the caller decides again from the
+    database.
+    """
+    values = [*_insert_values(**row), version]
+    return db.execute(_insert_sql(connection.vendor, if_version=True), values) == 1
 
 
 def issued_token_record(
@@ -58,25 +97,16 @@ def issued_token_record(
     API and reported inactive by introspection, and its client simply gets a new one. Revocations
     and every other write keep synchronous commits.
     """
-    token = IssuedToken(
-        jti=jti,
-        app_id=app_id,
-        organization_id=organization_id,
-        scope=scope,
-        issued_at=issued_at,
-        expires_at=expires_at,
-    )
-    uuid_field, ops = IssuedToken._meta.pk, connection.ops
-    values = [  # _INSERTED_FIELDS, in order
-        uuid_field.get_db_prep_value(jti, connection),
-        app_id,
-        uuid_field.get_db_prep_value(organization_id, connection),
-        scope,
-        ops.adapt_datetimefield_value(issued_at),
-        ops.adapt_datetimefield_value(expires_at),
-    ]
-    db.execute(_insert_sql(connection.vendor), values)
-    return token
+    row = {
+        "jti": jti,
+        "app_id": app_id,
+        "organization_id": organization_id,
+        "scope": scope,
+        "issued_at": issued_at,
+        "expires_at": expires_at,
+    }
+    db.execute(_insert_sql(connection.vendor), _insert_values(**row))
+    return IssuedToken(**row)
 
 
 @transaction.atomic

@@ -9,6 +9,8 @@
   INSERT records the issued token. Nothing else touches the database on this path. On a warm
   worker the query only confirms that nothing changed since this process last read the app
   (selectors.oauth_app_for_token_request, state.py).
+- The rules are also module functions (`basic_credentials`, `choose_grant`, `effective_scopes`, …):
+  the token endpoint's fast path (fast.py) applies the same ones to what the process remembers.
 """
 
 import base64
@@ -31,13 +33,12 @@ from oauthapps.tokens.services import issued_token_record, issued_token_revoke
 MAX_ECHOED_SCOPES = 10
 
 
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    """(client_id, secret) from `Authorization: Basic`, None without that header.
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """(client_id, secret) from an `Authorization: Basic` header value, None without a header.
 
     A Basic header that cannot be decoded is a failed authentication, reported as ("", "").
     RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
     """
-    header = request.headers.get("Authorization", "")
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -53,9 +54,8 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def _parse_org_id(request: Request) -> tuple[uuid.UUID | None, bool]:
+def parse_org_id(raw: str | None) -> tuple[uuid.UUID | None, bool]:
     """The orgId parameter as a UUID, and whether it was well formed (absent counts as well formed)."""
-    raw = getattr(request, "orgId", None)
     if not raw:
         return None, True
     try:
@@ -64,7 +64,7 @@ def _parse_org_id(request: Request) -> tuple[uuid.UUID | None, bool]:
         return None, False
 
 
-def _secret_matches(app: OAuthApp, secret: str) -> bool:
+def secret_matches(app: OAuthApp, secret: str) -> bool:
     if check_password(secret, app.client_secret):
         return True
     return bool(
@@ -72,6 +72,81 @@ def _secret_matches(app: OAuthApp, secret: str) -> bool:
         and app.previous_secret_expires_at
         and app.previous_secret_expires_at > timezone.now()
         and check_password(secret, app.previous_client_secret)
+    )
+
+
+def choose_grant(
+    grants: list[selectors.OrgGrant],
+    *,
+    requested_org_id: uuid.UUID | None,
+    org_id_valid: bool,
+    owning_org_id: uuid.UUID,
+    request: Request | None = None,
+) -> selectors.OrgGrant:
+    """The grant that gives the token its organization (DESIGN.md §6), from the grants that
+    selectors.oauth_app_for_token_request found; raises the RFC 6749 §5.2 error otherwise."""
+    if not org_id_valid:
+        raise errors.InvalidRequestError(
+            description="orgId must be an organization ID (a UUID).",
+            request=request,
+        )
+    if requested_org_id is not None:
+        if not grants:
+            raise errors.InvalidGrantError(
+                description=f"The app has not been added to organization {requested_org_id}.",
+                request=request,
+            )
+        return grants[0]
+    if not grants:
+        raise errors.InvalidGrantError(
+            description="The app has not been added to any organization yet. An Owner adds it from the app's page.",
+            request=request,
+        )
+    if grants[0].org_id == owning_org_id or len(grants) == 1:
+        return grants[0]
+    raise errors.InvalidRequestError(
+        description="The app was added to several organizations: choose one with the orgId parameter.",
+        request=request,
+    )
+
+
+def effective_scopes(
+    scope: str | None,
+    grant: selectors.OrgGrant,
+    *,
+    request: Request | None = None,
+) -> list[str]:
+    """The token's scopes (DESIGN.md §3): the requested ones (default: all granted in the
+    organization), minus those of services it lacks; raises invalid_scope otherwise."""
+    requested = scope.split() if scope else None
+    if requested is not None:
+        malformed = [
+            value for value in requested if not scope_grammar.is_well_formed(value)
+        ]
+        if malformed:
+            raise errors.InvalidScopeError(
+                description="Scopes look like org:<role> or svc:<service>:<role>, separated by spaces.",
+                request=request,
+            )
+        not_granted = sorted(set(requested) - set(grant.scopes))
+        if not_granted:
+            raise errors.InvalidScopeError(
+                description="The app was not granted these scopes in the organization: "
+                + " ".join(not_granted[:MAX_ECHOED_SCOPES]),
+                request=request,
+            )
+    effective = scope_grammar.effective(requested, grant.scopes, grant.service_slugs)
+    if not effective:
+        raise errors.InvalidScopeError(
+            description="No scope is left: the organization does not contain the services these scopes are for.",
+            request=request,
+        )
+    return effective
+
+
+def may_use_client_credentials(app: OAuthApp) -> bool:
+    return app.app_type == OAuthApp.AppType.SERVER_TO_SERVER and app.allows_grant_type(
+        OAuthApp.GRANT_CLIENT_CREDENTIALS
     )
 
 
@@ -85,7 +160,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         return False  # no public clients
 
     def authenticate_client(self, request: Request, *args, **kwargs) -> bool:
-        basic = _basic_credentials(request)
+        basic = basic_credentials(request.headers.get("Authorization", ""))
         # RFC 6749 §3.2: a parameter sent without a value counts as omitted.
         form_client_id, form_secret = request.client_id, request.client_secret or None
         if basic is not None:
@@ -110,7 +185,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
             )
         app = self._load_app(client_id, request)
         # One answer for unknown, wrong and disabled: the response must not tell them apart.
-        if app is None or app.is_disabled or not _secret_matches(app, secret):
+        if app is None or app.is_disabled or not secret_matches(app, secret):
             raise errors.InvalidClientError(
                 description="Client authentication failed.", request=request
             )
@@ -122,7 +197,9 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         """The app, plus (for a token request) the grants the org rules choose from."""
         if request.grant_type != "client_credentials":
             return selectors.oauth_app_by_client_id(client_id=client_id)
-        org_id, request.console_org_id_valid = _parse_org_id(request)
+        org_id, request.console_org_id_valid = parse_org_id(
+            getattr(request, "orgId", None)
+        )
         app, request.console_grants = selectors.oauth_app_for_token_request(
             client_id=client_id, org_id=org_id
         )
@@ -138,11 +215,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         *args,
         **kwargs,
     ) -> bool:
-        return (
-            grant_type == "client_credentials"
-            and client.app_type == OAuthApp.AppType.SERVER_TO_SERVER
-            and client.allows_grant_type(OAuthApp.GRANT_CLIENT_CREDENTIALS)
-        )
+        return grant_type == "client_credentials" and may_use_client_credentials(client)
 
     def get_default_scopes(
         self, client_id: str, request: Request, *args, **kwargs
@@ -162,62 +235,16 @@ class ConsoleOAuth2Validator(OAuth2Validator):
 
         Raises the RFC 6749 §5.2 error with a description rather than returning False.
         """
-        grant = self._choose_grant(request)
-        requested = request.scope.split() if request.scope else None
-        if requested is not None:
-            malformed = [
-                scope for scope in requested if not scope_grammar.is_well_formed(scope)
-            ]
-            if malformed:
-                raise errors.InvalidScopeError(
-                    description="Scopes look like org:<role> or svc:<service>:<role>, separated by spaces.",
-                    request=request,
-                )
-            not_granted = sorted(set(requested) - set(grant.scopes))
-            if not_granted:
-                raise errors.InvalidScopeError(
-                    description="The app was not granted these scopes in the organization: "
-                    + " ".join(not_granted[:MAX_ECHOED_SCOPES]),
-                    request=request,
-                )
-        effective = scope_grammar.effective(
-            requested, grant.scopes, grant.service_slugs
-        )
-        if not effective:
-            raise errors.InvalidScopeError(
-                description="No scope is left: the organization does not contain the services these scopes are for.",
-                request=request,
-            )
-        request.scopes = effective
-        request.console_org_id = grant.org_id
-        return True
-
-    def _choose_grant(self, request: Request) -> selectors.OrgGrant:
-        if not request.console_org_id_valid:
-            raise errors.InvalidRequestError(
-                description="orgId must be an organization ID (a UUID).",
-                request=request,
-            )
-        grants = request.console_grants
-        if request.console_requested_org_id is not None:
-            if not grants:
-                raise errors.InvalidGrantError(
-                    description=f"The app has not been added to organization {request.console_requested_org_id}.",
-                    request=request,
-                )
-            return grants[0]
-        if not grants:
-            raise errors.InvalidGrantError(
-                description="The app has not been added to any organization yet. An Owner adds it from the app's page.",
-                request=request,
-            )
-        owning_org_id = request.client.organization_id
-        if grants[0].org_id == owning_org_id or len(grants) == 1:
-            return grants[0]
-        raise errors.InvalidRequestError(
-            description="The app was added to several organizations: choose one with the orgId parameter.",
+        grant = choose_grant(
+            request.console_grants,
+            requested_org_id=request.console_requested_org_id,
+            org_id_valid=request.console_org_id_valid,
+            owning_org_id=request.client.organization_id,
             request=request,
         )
+        request.scopes = effective_scopes(request.scope, grant, request=request)
+        request.console_org_id = grant.org_id
+        return True
 
     def save_bearer_token(self, token: dict, request: Request, *args, **kwargs) -> None:
         issued_token_record(

@@ -72,15 +72,37 @@ def current_version() -> int:
 # --- Statements on a warm worker -----------------------------------------------------------------
 
 
-def test_a_warm_token_request_reads_only_the_version_then_inserts(
+def test_a_warm_token_request_is_one_insert_conditional_on_the_version(
     api_client, app, warm
 ):
+    before = IssuedToken.objects.count()
+    with CaptureQueriesContext(connection) as captured:
+        token = get_token(api_client, app)
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert len(statements) == 1
+    assert statements[0].count("INSERT INTO") == 1
+    assert "SELECT version FROM" in statements[0]
+    assert IssuedToken.objects.count() == before + 1
+    assert (
+        api_get(api_client, app.app.organization, token["access_token"]).status_code
+        == 200
+    )
+
+
+def test_the_first_token_request_after_a_change_reads_the_database_again(
+    api_client, app, warm
+):
+    AppGrant.objects.filter(app=app.app).update(updated_at=timezone.now())
     with CaptureQueriesContext(connection) as captured:
         get_token(api_client, app)
     statements = [query["sql"] for query in captured.captured_queries]
-    assert len(statements) == 2
-    assert "SELECT COALESCE((SELECT version FROM" in statements[0]
-    assert "INSERT INTO" in statements[1]
+    # The fast path's INSERT finds the version moved and writes nothing; the general path reads
+    # the app again and records the token.
+    assert len(statements) == 3
+    assert [s.count("INSERT INTO") for s in statements] == [1, 0, 1]
+    with CaptureQueriesContext(connection) as captured:
+        get_token(api_client, app)
+    assert len(captured.captured_queries) == 1
 
 
 def test_a_warm_api_call_is_one_statement(api_client, org, warm):

@@ -1,0 +1,148 @@
+"""The token endpoint's fast path: one SQL statement and no oauthlib for a request it can vouch for.
+
+Automated clients ask for tokens again and again with the same, valid credentials. For such a
+request, the answer depends only on the app, its grants and its organizations' services, which
+this process remembers (state.apps, filled by selectors.oauth_app_for_token_request) together with
+the token state version it read them at. So the fast path decides from that memory, and lets the
+database confirm it in the same statement that records the token: the INSERT of the IssuedToken
+row only happens while the version is unchanged (services.issued_token_record_if_unchanged). If
+something changed in between (a secret regenerated, the app disabled, a grant removed, anywhere,
+by any instance), nothing is written and the request takes the general path, which reads the
+database again. The answer is therefore the one the general path would give at that moment.
+
+Everything the fast path does not vouch for goes the general way (server.ConsoleOAuthLibCore and
+oauthlib), unchanged: every error, every request of a client this process has not seen since the
+last change, unusual parameters, repeated or malformed ones. A success has the same fields, in the
+same order, with the same headers, as oauthlib's (tests/tokens/test_fast_path.py compares them).
+"""
+
+import json
+from urllib.parse import parse_qsl
+
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse
+from oauthlib.common import INVALID_HEX_PATTERN
+from oauthlib.oauth2.rfc6749 import errors
+
+from oauthapps.tokens import access_tokens, keys, services, state
+from oauthapps.tokens.server import FORM_CONTENT_TYPE, MAX_BODY_BYTES, MAX_PARAMETERS
+from oauthapps.tokens.validator import (
+    basic_credentials,
+    choose_grant,
+    effective_scopes,
+    may_use_client_credentials,
+    parse_org_id,
+    secret_matches,
+)
+
+# What a client-credentials token request may carry here; anything else goes the general way.
+PARAMETERS = frozenset({"grant_type", "scope", "orgId", "client_id", "client_secret"})
+HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _form(request: HttpRequest) -> dict[str, str] | None:
+    """The body's parameters, if it is a small, well-formed form naming each known one once."""
+    if request.META.get("QUERY_STRING") or request.content_type != FORM_CONTENT_TYPE:
+        return None
+    try:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+            return None
+        body = request.body.decode("utf-8")
+        if INVALID_HEX_PATTERN.search(body):
+            return None
+        pairs = parse_qsl(
+            body,
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_PARAMETERS,
+        )
+    except (ValueError, UnicodeDecodeError):
+        return None
+    form = dict(pairs)
+    if len(form) != len(pairs) or not form.keys() <= PARAMETERS:
+        return None
+    return form
+
+
+def _credentials(request: HttpRequest, form: dict[str, str]) -> tuple[str, str] | None:
+    """(client_id, secret) when the request authenticates in exactly one acceptable way
+    (the rules of validator.ConsoleOAuth2Validator.authenticate_client)."""
+    basic = basic_credentials(request.META.get("HTTP_AUTHORIZATION", ""))
+    form_client_id, form_secret = form.get("client_id"), form.get("client_secret")
+    if basic is not None:
+        if form_secret or (form_client_id and form_client_id != basic[0]):
+            return None
+        client_id, secret = basic
+    else:
+        client_id, secret = form_client_id or "", form_secret or ""
+    if not client_id or not secret:
+        return None
+    return client_id, secret
+
+
+def token_response(request: HttpRequest) -> HttpResponse | None:
+    """The token response if this request can be answered from what the process remembers and
+    the database confirms it; None to let the general path answer."""
+    form = _form(request)
+    if form is None or form.get("grant_type") != "client_credentials":
+        return None
+    credentials = _credentials(request, form)
+    if credentials is None:
+        return None
+    client_id, secret = credentials
+    org_id, org_id_valid = parse_org_id(form.get("orgId"))
+    remembered = state.apps.get((client_id, org_id))
+    if remembered is None:
+        return None
+    version, (app, grants) = remembered
+    if (
+        app is None
+        or app.is_disabled
+        or not may_use_client_credentials(app)
+        or not secret_matches(app, secret)
+    ):
+        return None
+    try:
+        grant = choose_grant(
+            grants,
+            requested_org_id=org_id,
+            org_id_valid=org_id_valid,
+            owning_org_id=app.organization_id,
+        )
+        scopes = effective_scopes(form.get("scope"), grant)
+    except errors.OAuth2Error:
+        return None
+    lifetime = app.access_token_ttl_minutes * 60
+    token = access_tokens.new_token(
+        client_id=app.client_id, org_id=grant.org_id, scopes=scopes, lifetime=lifetime
+    )
+    try:
+        recorded = services.issued_token_record_if_unchanged(
+            version=version,
+            jti=token.jti,
+            app_id=app.pk,
+            organization_id=grant.org_id,
+            scope=token.claims["scope"],
+            issued_at=token.issued_at,
+            expires_at=token.expires_at,
+        )
+    except (OperationalError, InterfaceError):
+        # The pooled connection was broken while idle (PostgreSQL restarted, a proxy dropped it):
+        # the general path starts on a new one. A row written after all is for a token that
+        # nobody received: it is never presented, and it expires.
+        if connection.in_atomic_block or connection.is_usable():
+            raise
+        connection.close()
+        return None
+    if not recorded:
+        return None
+    body = {
+        "access_token": access_tokens.sign(token.claims, keys.signing_key()),
+        "expires_in": lifetime,
+        "token_type": "bearer",
+        "scope": token.claims["scope"],
+    }
+    response = HttpResponse(json.dumps(body), content_type="application/json")
+    for name, value in HEADERS.items():
+        response[name] = value
+    return response
