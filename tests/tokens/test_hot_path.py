@@ -245,6 +245,17 @@ def test_a_broken_connection_is_replaced_without_a_failed_request(api_client, ap
 
 
 @on_postgresql
+def test_a_token_row_whose_app_is_gone_is_never_active(api_client, app, org, warm):
+    """An INSERT racing the app's deletion can leave its row behind (no database-level foreign
+    key): the token it stands for is refused all the same."""
+    with _other_connection() as other:
+        other.execute("DELETE FROM oauthapps_appgrant WHERE app_id = %s", [app.app.pk])
+        other.execute("DELETE FROM oauthapps_oauthapp WHERE id = %s", [app.app.pk])
+    assert IssuedToken.objects.filter(app_id=app.app.pk).exists()
+    assert api_get(api_client, org, warm).status_code == 401
+
+
+@on_postgresql
 def test_the_token_row_is_visible_to_other_connections_at_once(api_client, app):
     """The INSERT commits asynchronously, yet introspection on any instance finds the row."""
     token = get_token(api_client, app)["access_token"]

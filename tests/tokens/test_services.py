@@ -136,3 +136,19 @@ def test_tokens_of_a_deleted_app_are_gone(api_client, app):
     jti = jti_of(get_token(api_client, app))
     app.app.delete()
     assert not is_active(jti)
+
+
+def test_deleting_an_app_deletes_its_token_rows(api_client, app):
+    """The rows have no database-level foreign keys (the hot path's INSERT would lock the app's
+    row): Django's cascade is what removes them."""
+    get_token(api_client, app)
+    app_id = app.app.pk
+    app.app.delete()
+    assert not IssuedToken.objects.filter(app_id=app_id).exists()
+
+
+def test_deleting_an_organization_deletes_its_token_rows(api_client, app, org):
+    get_token(api_client, app)
+    org_id = org.pk
+    org.delete()
+    assert not IssuedToken.objects.filter(organization_id=org_id).exists()
