@@ -16,10 +16,11 @@ error the IANA OAuth registry has for "too fast", from RFC 8628).
 
 Counting is a sliding window (the previous fixed window's count, weighted by how much of it still
 overlaps, plus the current one's), so a burst at a window boundary cannot double the limit. The
-counts are kept by `counters` in this package. With Redis (`REDIS_URL`) every counter of a request
-is one pipelined round trip (INCR + EXPIRE of the current windows, GET of the previous ones and of
-the failure counters); a failed authentication costs one more. Without Redis the cache is the
-process's local memory: the limits then hold per gunicorn worker, not across instances.
+counts are kept by `counters` in this package. With Redis (`REDIS_URL`) they are shared by every
+instance: every counter of a request is one pipelined round trip (INCR + EXPIRE of the current
+windows, GET of the previous ones and of the failure counters); a failed authentication costs one
+more. Without Redis they are kept in the process's memory beside the local-memory cache (cleared
+with it): the limits then hold per gunicorn worker, not across instances.
 
 If the cache cannot be reached, rate limiting fails open: requests are served unlimited, one
 warning is logged when it happens (and a line when it works again), and the cache is not tried

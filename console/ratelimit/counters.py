@@ -2,17 +2,28 @@
 
 A counter is a name and a window length in seconds. `read` adds this request to the current fixed
 window of each counter that counts it and answers, per counter, the previous window's count and the
-current one's, from which the caller estimates the sliding window.
+current one's, from which the caller estimates the sliding window. Where the counts are kept
+follows the default cache:
 
-With Redis (`RedisCache`) every counter of a request is one pipelined round trip (INCR + EXPIRE of
-the current windows, GET of the previous ones and of counters only read). With any other cache:
-`add` + `incr` per counting counter and one `get_many`.
+- the local-memory cache (`LocMemCache`, what the settings choose without `REDIS_URL`): a dict of
+  ints in this process under one lock, not the cache API (which pickles every value and takes the
+  cache's lock per call). The counts are per process, as they were in that cache, and go with it:
+  an entry in it marks them valid, so clearing the cache (the tests do, between tests) clears
+  them. A window is dropped once no request reads it (two windows on); one keeps at most
+  `MAX_LOCAL_NAMES` names, beyond which the quarter least recently counted is forgotten, so a
+  flood of made-up client IDs can neither grow the process without bound nor push out the
+  count of the address sending them.
+- Redis (`RedisCache`): one pipelined round trip for every counter of a request (INCR + EXPIRE of
+  the current windows, GET of the previous ones and of counters only read), so the counts are
+  shared by every process and instance.
+- any other cache: `add` + `incr` per counting counter and one `get_many`.
 
 If the cache cannot be reached, `read` answers None (the caller fails open): one warning is logged
 when it happens (and a line when it works again), and the cache is not tried again for
 `CONSOLE_RATELIMIT_RETRY_SECONDS`, so an outage costs no latency.
 """
 
+import itertools
 import logging
 import threading
 import time
@@ -21,12 +32,17 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
 # The name operators know these warnings by, whichever module of the package logs them.
 logger = logging.getLogger("console.ratelimit")
 
 KEY_PREFIX = "rl"
+# A window of the local counts keeps this many names (addresses, client IDs) at most.
+MAX_LOCAL_NAMES = 20_000
+# Present in the local-memory cache while the local counts are valid: clearing the cache drops it.
+LOCAL_MARKER = f"{KEY_PREFIX}:local-counts"
 
 
 class Counter(NamedTuple):
@@ -70,6 +86,63 @@ class _Breaker:
 breaker = _Breaker()
 
 
+class LocalCounts:
+    """This process's counts: for each window (length, index), the count of each name."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.windows: dict[tuple[int, int], dict[str, int]] = {}
+
+    def read(self, counters: list[Counter], now: float) -> list[tuple[int, int]]:
+        counts = []
+        with self.lock:
+            for counter in counters:
+                index = int(now // counter.window)
+                previous = self.windows.get((counter.window, index - 1))
+                current = self.windows.get((counter.window, index))
+                if current is None:
+                    current = self._open(counter.window, index, now)
+                # Taken out and put back: a window's names are in the order they were last
+                # counted or read, so the ones forgotten first are the least recent.
+                count = current.pop(counter.key, 0) + (1 if counter.counts else 0)
+                if count:
+                    if len(current) >= MAX_LOCAL_NAMES:
+                        _forget_least_recent_quarter(current)
+                    current[counter.key] = count
+                counts.append(
+                    (previous.get(counter.key, 0) if previous is not None else 0, count)
+                )
+        return counts
+
+    def _open(self, length: int, index: int, now: float) -> dict[str, int]:
+        """A new window; those no request reads any more (before the previous one) are dropped."""
+        for key in [key for key in self.windows if (key[1] + 2) * key[0] <= now]:
+            del self.windows[key]
+        window: dict[str, int] = {}
+        self.windows[(length, index)] = window
+        return window
+
+
+def _forget_least_recent_quarter(window: dict[str, int]) -> None:
+    # A flood of names (made-up client IDs) cannot grow the process without bound, nor push out
+    # the names it keeps counting (its address): the local-memory cache culled the same way.
+    for key in list(itertools.islice(window, len(window) // 4)):
+        del window[key]
+
+
+local_counts = LocalCounts()
+
+
+def _local(store: LocMemCache) -> LocalCounts:
+    """The local counts, emptied first if the local-memory cache was cleared since (the tests
+    clear it between tests: the counts behave as if they were in it)."""
+    if store.get(LOCAL_MARKER) is None:
+        with local_counts.lock:
+            if store.add(LOCAL_MARKER, True, timeout=None):
+                local_counts.windows.clear()
+    return local_counts
+
+
 def read(counters: list[Counter], now: float) -> list[tuple[int, int]] | None:
     """(previous, current) count per counter, incrementing those that count this request; None
     when the cache is unavailable (fail open)."""
@@ -77,11 +150,12 @@ def read(counters: list[Counter], now: float) -> list[tuple[int, int]] | None:
         return None
     store = caches["default"]
     try:
-        keys = _keys(store, counters, now)
-        if isinstance(store, RedisCache):
-            counts = _counts_redis(store, counters, keys)
+        if isinstance(store, LocMemCache):
+            counts = _local(store).read(counters, now)
+        elif isinstance(store, RedisCache):
+            counts = _counts_redis(store, counters, _keys(store, counters, now))
         else:
-            counts = _counts_generic(store, counters, keys)
+            counts = _counts_generic(store, counters, _keys(store, counters, now))
     except Exception as exc:  # any cache failure: serve the request unlimited
         breaker.failed(exc)
         return None

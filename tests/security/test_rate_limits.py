@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import caches
 
 from console import ratelimit
+from console.ratelimit import counters
 from tests.tokens.fixtures import Credentials, post_form
 
 GRANT = {"grant_type": "client_credentials"}
@@ -281,6 +282,10 @@ def test_long_client_ids_make_bounded_cache_keys(limits, rf):
     ).retry_after
     assert ratelimit.check(endpoint="t", ip="192.0.2.11", client_id=huge).retry_after
     assert all(len(str(key)) < 120 for key in caches["default"]._cache)
+    local_names = [
+        name for window in counters.local_counts.windows.values() for name in window
+    ]
+    assert local_names and all(len(name) < 120 for name in local_names)
 
 
 # --- When the cache is down -----------------------------------------------------------------------

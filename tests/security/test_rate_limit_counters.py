@@ -1,0 +1,143 @@
+"""Where the rate limits' counts are kept (console/ratelimit/counters.py): the process's own
+counts without Redis, Redis with it, any other cache otherwise. Every store gives the same
+verdicts; the local counts are cleared with the local-memory cache and stay bounded."""
+
+import random
+
+import pytest
+from django.core.cache import caches
+
+from console import ratelimit
+from console.ratelimit import counters
+from tests.security import test_rate_limits
+
+# The fixtures of the limits' own tests.
+limits = test_rate_limits.limits
+redis_cache = test_rate_limits.redis_cache
+
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def _script() -> list[tuple[float, str, str, bool]]:
+    """(seconds, address, client ID, whether the credentials were wrong): two and a half windows
+    of requests from three addresses naming three clients, a fifth of them failing."""
+    draw = random.Random(6)
+    steps, second = [], 0.0
+    for _ in range(240):
+        second += draw.uniform(0.0, 0.7)
+        steps.append(
+            (
+                second,
+                draw.choice(["192.0.2.1", "192.0.2.2", "2001:db8::/64"]),
+                draw.choice(["alpha", "beta", "gamma"]),
+                draw.random() < 0.2,
+            )
+        )
+    return steps
+
+
+def _verdicts() -> list[ratelimit.Verdict]:
+    start = 60 * 5000 + 45.0  # a quarter of a window before one ends
+    verdicts = []
+    for second, ip, client_id, failed in _script():
+        now = start + second
+        verdicts.append(
+            ratelimit.check(endpoint="token", ip=ip, client_id=client_id, now=now)
+        )
+        if failed:
+            ratelimit.record_failure(ip=ip, now=now)
+    return verdicts
+
+
+@pytest.mark.parametrize("store", ["redis", "file"])
+def test_every_store_gives_the_same_verdicts(
+    limits, settings, request, tmp_path, store
+):
+    limits(per_client=30, per_ip=32, failures=14, window=60, fail_window=120)
+    settings.CACHES = LOCMEM
+    local = _verdicts()
+    if store == "redis":
+        request.getfixturevalue("redis_cache")  # skips without Redis
+    else:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(tmp_path),
+            }
+        }
+
+    assert _verdicts() == local
+    # The script reaches every limit, or the comparison would prove little.
+    assert {verdict.reason for verdict in local} == {
+        "",
+        "per_client",
+        "per_ip",
+        "failures_per_ip",
+    }
+
+
+def test_clearing_the_local_memory_cache_clears_the_counts(limits):
+    # What tests/conftest.py relies on to start every test with no counts.
+    limits(per_ip=1)
+    assert not ratelimit.check(endpoint="t", ip="192.0.2.20", client_id="").retry_after
+    assert ratelimit.check(endpoint="t", ip="192.0.2.20", client_id="").retry_after
+
+    caches["default"].clear()
+
+    assert not ratelimit.check(endpoint="t", ip="192.0.2.20", client_id="").retry_after
+
+
+def test_without_redis_the_counts_stay_out_of_the_cache(limits):
+    # Going through the cache API pickled every count and took the cache's lock per counter.
+    limits(per_client=10, per_ip=10, failures=10)
+    for number in range(20):
+        ratelimit.check(endpoint="t", ip=f"192.0.2.{number}", client_id=f"c{number}")
+        ratelimit.record_failure(ip=f"192.0.2.{number}")
+
+    assert list(caches["default"]._cache) == [
+        caches["default"].make_key(counters.LOCAL_MARKER)
+    ]
+
+
+def test_a_window_nobody_reads_any_more_is_dropped(limits):
+    limits(per_ip=10, window=60)
+    start = 60 * 7000 + 1.0
+    ratelimit.check(endpoint="t", ip="192.0.2.30", client_id="", now=start)
+    ratelimit.check(endpoint="t", ip="192.0.2.30", client_id="", now=start + 60)
+    assert set(counters.local_counts.windows) == {(60, 7000), (60, 7001)}
+
+    ratelimit.check(endpoint="t", ip="192.0.2.30", client_id="", now=start + 120)
+
+    assert set(counters.local_counts.windows) == {(60, 7001), (60, 7002)}
+
+
+def test_a_flood_of_made_up_client_ids_cannot_grow_a_window_without_bound(
+    limits, monkeypatch
+):
+    monkeypatch.setattr(counters, "MAX_LOCAL_NAMES", 100)
+    limits(per_client=5, per_ip=10_000)
+    now = 60 * 8000 + 1.0
+    for number in range(1000):
+        ratelimit.check(endpoint="t", ip="192.0.2.40", client_id=f"x{number}", now=now)
+
+    (window,) = counters.local_counts.windows.values()
+    assert len(window) <= 100
+    # The address flooding is still counted; a client is still limited.
+    assert window["t:ip:192.0.2.40"] == 1000
+    for _ in range(5):
+        ratelimit.check(endpoint="t", ip="192.0.2.41", client_id="real", now=now)
+    assert (
+        ratelimit.check(endpoint="t", ip="192.0.2.41", client_id="real", now=now).reason
+        == "per_client"
+    )
+
+
+def test_a_changed_limit_applies_to_the_next_request(limits):
+    limits(per_ip=1)
+    assert not ratelimit.check(endpoint="t", ip="192.0.2.50", client_id="").retry_after
+    assert ratelimit.check(endpoint="t", ip="192.0.2.50", client_id="").retry_after
+
+    limits(per_ip=0)
+
+    assert not ratelimit.check(endpoint="t", ip="192.0.2.50", client_id="").retry_after
+    assert ratelimit.configured_rates().per_ip.limit == 0
