@@ -22,6 +22,9 @@ windows, GET of the previous ones and of the failure counters); a failed authent
 more. Without Redis they are kept in the process's memory beside the local-memory cache (cleared
 with it): the limits then hold per gunicorn worker, not across instances.
 
+The limits are read from settings once per process, and again when a setting of theirs changes
+through `override_settings` (pytest-django's `settings` fixture uses it).
+
 If the cache cannot be reached, rate limiting fails open: requests are served unlimited, one
 warning is logged when it happens (and a line when it works again), and the cache is not tried
 again for `CONSOLE_RATELIMIT_RETRY_SECONDS`, so an outage costs no latency. Availability of the
@@ -36,10 +39,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, lru_cache, wraps
 from urllib.parse import unquote_plus
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from console.ratelimit import counters
@@ -70,8 +75,20 @@ class Rates:
     failures_per_ip: Rate
 
 
+RATE_SETTINGS = frozenset(
+    {
+        "CONSOLE_TOKEN_RATE_PER_CLIENT",
+        "CONSOLE_TOKEN_RATE_PER_IP",
+        "CONSOLE_TOKEN_RATE_WINDOW",
+        "CONSOLE_TOKEN_FAIL_RATE_PER_IP",
+        "CONSOLE_TOKEN_FAIL_WINDOW",
+    }
+)
+
+
+@cache
 def configured_rates() -> Rates:
-    """The limits in force (read on each request, so tests can override settings)."""
+    """The limits in force: read from settings once, and again after a test overrides one."""
     window = settings.CONSOLE_TOKEN_RATE_WINDOW
     return Rates(
         per_client=Rate(settings.CONSOLE_TOKEN_RATE_PER_CLIENT, window),
@@ -80,6 +97,14 @@ def configured_rates() -> Rates:
             settings.CONSOLE_TOKEN_FAIL_RATE_PER_IP, settings.CONSOLE_TOKEN_FAIL_WINDOW
         ),
     )
+
+
+@receiver(setting_changed)
+def _reread_rates(*, setting: str, **kwargs: object) -> None:
+    # Reading five settings and building the Rates on every request cost more than all the
+    # rest of a check; settings change only in tests, through override_settings.
+    if setting in RATE_SETTINGS:
+        configured_rates.cache_clear()
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -100,6 +125,13 @@ def client_ip(request: HttpRequest) -> str:
         ]
         if len(forwarded) >= proxies:
             address = forwarded[-proxies]
+    return _normalized(address)
+
+
+@lru_cache(maxsize=1024)
+def _normalized(address: str) -> str:
+    """`address` as the limits count it (parsing costs more than all the rest of a check, and
+    the same addresses come again and again)."""
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
