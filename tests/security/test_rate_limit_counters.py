@@ -10,10 +10,13 @@ from django.core.cache import caches
 from console import ratelimit
 from console.ratelimit import counters
 from tests.security import test_rate_limits
+from tests.security.test_rate_limits import token_request
 
 # The fixtures of the limits' own tests.
+app = test_rate_limits.app
 limits = test_rate_limits.limits
 redis_cache = test_rate_limits.redis_cache
+closed_breaker = test_rate_limits.closed_breaker
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -141,3 +144,54 @@ def test_a_changed_limit_applies_to_the_next_request(limits):
 
     assert not ratelimit.check(endpoint="t", ip="192.0.2.50", client_id="").retry_after
     assert ratelimit.configured_rates().per_ip.limit == 0
+
+
+def test_with_redis_requests_reuse_the_cache_connection_pool(
+    api_client, app, limits, redis_cache, monkeypatch
+):
+    import redis
+
+    limits(per_client=100, per_ip=100, failures=10)
+    assert token_request(api_client, app).status_code == 200  # connects
+    built = []
+    original = redis.Redis.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "__init__", counting)
+
+    for _ in range(3):
+        assert token_request(api_client, app).status_code == 200
+    assert token_request(api_client, app, secret="wrong").status_code == 401
+
+    assert built == []
+
+
+def test_with_redis_an_error_reply_fails_open_and_leaves_the_connection_clean(
+    limits, redis_cache, closed_breaker
+):
+    import redis
+
+    limits(per_ip=2, window=60)
+    now = 60 * 9000 + 1.0
+    key = caches["default"].make_key("rl:t:ip:192.0.2.60:60:9000")
+    raw = redis.Redis.from_url(test_rate_limits._redis_url())
+    raw.set(key, "not a number")  # INCR answers an error, in the middle of the pipeline
+
+    assert ratelimit.check(endpoint="t", ip="192.0.2.60", client_id="", now=now) == (
+        ratelimit.ALLOWED
+    )
+    assert closed_breaker.is_down
+
+    raw.delete(key)
+    raw.close()
+    closed_breaker.open_until = 0.0
+    # The replies after the error were not left to be read as the next request's.
+    verdicts = [
+        ratelimit.check(endpoint="t", ip="192.0.2.60", client_id="", now=now).reason
+        for _ in range(3)
+    ]
+    assert verdicts == ["", "", "per_ip"]
+    assert not closed_breaker.is_down
