@@ -11,6 +11,11 @@ the first request after a change reads the new state, exactly as without the mem
 
 Inside a transaction (`atomic`), nothing is reused or remembered: the triggers on PostgreSQL move
 the version only at commit, so within a transaction the version cannot vouch for its own changes.
+
+One memory here needs no version: `verified_tokens`, the access tokens whose signature this
+process has already checked. What it saves (base64, JSON, RSA) depends only on the token's bytes
+and the key; what can change (expiry, the key being published, revocation) is checked on every use
+(access_tokens.verify, selectors.issued_token_active).
 """
 
 import threading
@@ -89,13 +94,64 @@ class VersionedCache:
         return len(self._entries)
 
 
+class BoundedCache:
+    """A bounded, thread-safe map for what needs no version: at most `max_entries` entries whose
+    sizes (as the caller measures them) add up to at most `max_size`; least recently used dropped
+    first."""
+
+    def __init__(self, max_entries: int, max_size: int) -> None:
+        self.max_entries = max_entries
+        self.max_size = max_size
+        self.size = 0
+        self._entries: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> object | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Hashable, value: object, *, size: int) -> None:
+        if size > self.max_size:
+            return
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self.size -= previous[0]
+            self._entries[key] = (size, value)
+            self.size += size
+            while len(self._entries) > self.max_entries or self.size > self.max_size:
+                self.size -= self._entries.popitem(last=False)[1][0]
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is not None:
+                self.size -= entry[0]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 # Apps with their grants, by (client_id, orgId): a few hundred bytes each.
 apps = VersionedCache(max_entries=2_000)
 # Whether an issued token is still good, by jti: one per token in use.
 tokens = VersionedCache(max_entries=20_000)
+# Access tokens whose signature and claims this process has checked (access_tokens.verify), by
+# the token itself; sized by the token's length (about 1 KB each, as much again for its claims).
+verified_tokens = BoundedCache(max_entries=4_096, max_size=8 * 1024 * 1024)
 
 
 def clear() -> None:
     """Forget every remembered answer (tests; never needed for correctness)."""
     apps.clear()
     tokens.clear()
+    verified_tokens.clear()
