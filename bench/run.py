@@ -239,6 +239,40 @@ def wrk(
     return parse_wrk(output)
 
 
+def rs256_signature_ms(samples: int = 2000) -> float:
+    """CPU milliseconds of one RS256 signature (2048-bit key, PKCS#1 v1.5), as the token endpoint
+    makes it, on this machine."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    message = b"x" * 700  # a token's header and claims, base64url-encoded
+    started = time.process_time()
+    for _ in range(samples):
+        key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    return (time.process_time() - started) * 1000 / samples
+
+
+def print_bounds(*, noop_cpu_ms: float, tokens_per_s: float, conns: int) -> None:
+    """What no implementation could beat here, to read the RESULT line against.
+
+    - A token request does at least what the no-op request does, plus one RS256 signature: the
+      best possible ratio is noop / (noop + signature), in CPU per request.
+    - At `conns` connections each waiting for its answer, the mean latency is conns / throughput
+      (Little's law), and the p99 cannot be below the mean.
+    """
+    signature_ms = rs256_signature_ms()
+    best_ratio = noop_cpu_ms / (noop_cpu_ms + signature_ms)
+    print(
+        f"Bounds on this machine: no-op request {noop_cpu_ms:.2f} ms CPU (gunicorn + wrk), "
+        f"RS256 signature {signature_ms:.2f} ms CPU -> best possible ratio {best_ratio:.2f} "
+        f"(if a token request cost nothing beyond the no-op's work and its signature); "
+        f"at {conns} connections the mean latency is {conns} / throughput = "
+        f"{1000 * conns / max(tokens_per_s, 1):.1f} ms at the measured token rate, and a p99 "
+        f"under 25 ms needs more than {conns / 0.025:.0f} tokens/s."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -397,6 +431,9 @@ def main() -> None:
         f"Per CPU-second of our own processes (other processes' share taken out): "
         f"ratio={efficiency('token', top) / efficiency('noop', top):.2f} "
         f"api_ratio={efficiency('api', top) / efficiency('noop', top):.2f}"
+    )
+    print_bounds(
+        noop_cpu_ms=1000 / efficiency("noop", top), tokens_per_s=tokens, conns=top
     )
     print(
         f"RESULT tokens_per_s={tokens:.0f} ceiling_per_s={ceiling:.0f} ratio={tokens / ceiling:.2f} "
