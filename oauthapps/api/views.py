@@ -6,7 +6,8 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from oauthapps.api import openapi, selectors, services
@@ -25,10 +26,18 @@ from orgs.selectors import members_for_org
 MAX_JSON_BYTES = 16 * 1024
 
 
-def _json(data: dict, status: int = 200) -> JsonResponse:
-    response = JsonResponse(data, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
+# What JsonResponse would write (its encoder's default handles dates, UUIDs, decimals), without
+# building an encoder class instance and a second round of header checks per response.
+_encode = json.JSONEncoder(default=DjangoJSONEncoder().default).encode
+
+
+def _json(data: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        _encode(data),
+        status=status,
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _service(service: Service) -> dict:
@@ -51,7 +60,7 @@ def _activity(event: AuditEvent) -> dict:
 
 @require_GET
 @token_access(ANY_ORG_ROLE)
-def org_detail(request: HttpRequest, org_id: UUID) -> JsonResponse:
+def org_detail(request: HttpRequest, org_id: UUID) -> HttpResponse:
     org = request.org
     return _json(
         {"id": str(org.pk), "name": org.name, "created_at": org.created_at.isoformat()}
@@ -60,7 +69,7 @@ def org_detail(request: HttpRequest, org_id: UUID) -> JsonResponse:
 
 @require_GET
 @token_access(ORG_ADMIN)
-def member_list(request: HttpRequest, org_id: UUID) -> JsonResponse:
+def member_list(request: HttpRequest, org_id: UUID) -> HttpResponse:
     members = [
         {
             "email": membership.user.email,
@@ -75,7 +84,7 @@ def member_list(request: HttpRequest, org_id: UUID) -> JsonResponse:
 
 @require_GET
 @token_access(ANY_ROLE)
-def service_list(request: HttpRequest, org_id: UUID) -> JsonResponse:
+def service_list(request: HttpRequest, org_id: UUID) -> HttpResponse:
     services_ = [
         _service(service) for service in selectors.api_services_for_org(org=request.org)
     ]
@@ -86,7 +95,7 @@ def service_list(request: HttpRequest, org_id: UUID) -> JsonResponse:
 @token_access(ANY_SERVICE_ROLE)
 def service_detail(
     request: HttpRequest, org_id: UUID, service_slug: str
-) -> JsonResponse:
+) -> HttpResponse:
     service = selectors.api_service_for_org(org=request.org, slug=service_slug).service
     prefix = f"svc:{service.slug}:"
     granted = sorted(
@@ -109,7 +118,7 @@ def service_detail(
 @token_access(SERVICE_ADMIN)
 def service_activity_create(
     request: HttpRequest, org_id: UUID, service_slug: str
-) -> JsonResponse:
+) -> HttpResponse:
     service = selectors.api_service_for_org(org=request.org, slug=service_slug).service
     payload = _json_body(request)
     if isinstance(payload, JsonResponse):
