@@ -12,11 +12,20 @@
   PgBouncer >= 1.21 with `max_prepared_statements` set.) The statements still go through Django's
   cursor wrapper: they show in `connection.queries` and in the tests' query counts, and database
   errors are Django's.
-- On PostgreSQL, one cursor (and its Django wrapper) per connection is kept and reused by every
-  statement here: making and closing a cursor per statement cost about as much CPU as running it
-  through psycopg. It is replaced whenever Django opens a new connection.
+- On PostgreSQL, in autocommit (the hot path is never inside a transaction), a statement goes
+  straight to libpq: prepared once per connection under its own name (PQprepare), then run with
+  PQexecPrepared, which waits for the answer in C without holding the GIL. Parameters are dumped
+  and rows loaded by psycopg's own adapters, so the values and types are exactly a psycopg
+  cursor's. psycopg's cursor machinery (its generators and the wait loop around them) cost about
+  twice the CPU of the round trip itself. Inside a transaction, or while queries are being logged
+  (DEBUG, the tests' query capture), a reused psycopg cursor with prepare=True runs them instead,
+  so psycopg issues BEGIN as usual and Django records the SQL.
+- Either way one runner per connection is kept and reused (making and closing a cursor per
+  statement cost about as much as running it), and it is replaced whenever Django opens a new
+  connection.
 """
 
+import hashlib
 from collections.abc import Sequence
 from functools import cache
 
@@ -39,30 +48,136 @@ def _prepared_cursor_class() -> type:
     return PreparedCursor
 
 
-def _cursor(connection) -> CursorWrapper:
-    """The connection's reused hot-path cursor (PostgreSQL only), in a debug wrapper while queries
-    are being logged (DEBUG, the tests' query capture)."""
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    psycopg_connection = connection.connection
-    reused = getattr(connection, "_hot_path_cursor", None)
-    if reused is None or reused[0] is not psycopg_connection:
+def _postgres_placeholders(sql: str) -> bytes:
+    """`%s` -> `$1`, `$2`...; `%%` -> `%` (the hot path's SQL uses nothing else)."""
+    parts = sql.split("%%")
+    number = 0
+    for index, part in enumerate(parts):
+        pieces = part.split("%s")
+        for position in range(1, len(pieces)):
+            number += 1
+            pieces[position] = f"${number}{pieces[position]}"
+        parts[index] = "".join(pieces)
+    return "%".join(parts).encode()
+
+
+class _Libpq:
+    """Runs statements on a psycopg connection through libpq directly (see the module docstring).
+
+    Used as the raw cursor inside Django's CursorWrapper, which still checks for a broken
+    transaction and turns psycopg's errors into Django's.
+    """
+
+    def __init__(self, psycopg_connection) -> None:
+        from psycopg import pq
+        from psycopg.adapt import PyFormat, Transformer
+
+        self.psycopg_connection = psycopg_connection
+        self.pgconn = psycopg_connection.pgconn
+        self.transformer = Transformer(psycopg_connection)
+        self.auto = PyFormat.AUTO
+        self.ok = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
+        self.tuples_ok = pq.ExecStatus.TUPLES_OK
+        self.connection_ok = pq.ConnStatus.OK
+        self.sqlstate = pq.DiagnosticField.SQLSTATE
+        # (sql, parameter types) -> statement name, as psycopg keys its own prepared statements.
+        self.prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
+        self.rows: list[tuple] = []
+        self.rowcount = -1
+
+    def execute(self, sql: str, params: Sequence[object]) -> None:
+        transformer = self.transformer
+        values = transformer.dump_sequence(params, [self.auto] * len(params))
+        types = tuple(transformer.types or ())
+        formats = transformer.formats
+        name = self.prepared.get((sql, types)) or self._prepare(sql, types)
+        result = self.pgconn.exec_prepared(name, values, formats)
+        if result.error_field(self.sqlstate) == b"26000":
+            # The statement was deallocated behind our back (psycopg runs DEALLOCATE ALL after a
+            # rollback when it has prepared statements of its own): prepare it again, once.
+            self.prepared.clear()
+            name = self._prepare(sql, types)
+            result = self.pgconn.exec_prepared(name, values, formats)
+        self._check(result)
+        if result.status == self.tuples_ok:
+            transformer.set_pgresult(result)
+            self.rows = transformer.load_rows(0, result.ntuples, tuple)
+        else:
+            self.rows = []
+        tuples = result.command_tuples
+        self.rowcount = -1 if tuples is None else tuples
+
+    def _prepare(self, sql: str, types: tuple[int, ...]) -> bytes:
+        # Named by what it is, so a statement that outlived our memory of it is simply reused.
+        digest = hashlib.sha256(f"{types!r}{sql}".encode()).hexdigest()[:32]
+        name = f"console_hot_{digest}".encode()
+        result = self.pgconn.prepare(name, _postgres_placeholders(sql), types)
+        if result.error_field(self.sqlstate) != b"42P05":  # not "already exists"
+            self._check(result)
+        self.prepared[(sql, types)] = name
+        return name
+
+    def _check(self, result) -> None:
+        if result.status in self.ok:
+            return
+        import psycopg
+        from psycopg import errors
+
+        if self.pgconn.status != self.connection_ok:
+            message = self.pgconn.error_message.decode("utf-8", "replace").strip()
+            raise psycopg.OperationalError(f"the connection is lost: {message}")
+        raise errors.error_from_result(
+            result, encoding=self.psycopg_connection.info.encoding
+        )
+
+    def fetchall(self) -> list[tuple]:
+        return self.rows
+
+    def close(self) -> None:
+        self.rows = []
+
+
+class _Runners:
+    """A connection's reused ways of running the hot path's statements."""
+
+    def __init__(self, connection) -> None:
+        psycopg_connection = connection.connection
+        from psycopg import pq
+
+        self.psycopg_connection = psycopg_connection
+        self.pgconn = psycopg_connection.pgconn
+        self.idle = pq.TransactionStatus.IDLE
+        self.libpq = connection.make_cursor(_Libpq(psycopg_connection))
         if psycopg_connection.prepare_threshold is None:
             # Django turns psycopg's prepared statements off (prepare_threshold=None), which also
             # ignores prepare=True. Never prepare automatically, so only these statements are.
             psycopg_connection.prepare_threshold = NEVER_AUTOMATICALLY
         with connection.wrap_database_errors:
-            raw = _prepared_cursor_class()(psycopg_connection)
-        reused = (psycopg_connection, raw, connection.make_cursor(raw))
-        connection._hot_path_cursor = reused
+            self.raw_cursor = _prepared_cursor_class()(psycopg_connection)
+        self.cursor = connection.make_cursor(self.raw_cursor)
+
+
+def _cursor(connection) -> CursorWrapper:
+    """The connection's reused hot-path runner (PostgreSQL only): libpq in autocommit, else the
+    psycopg cursor, in a debug wrapper while queries are being logged."""
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    runners = getattr(connection, "_hot_path_runners", None)
+    if runners is None or runners.psycopg_connection is not connection.connection:
+        runners = connection._hot_path_runners = _Runners(connection)
     if connection.queries_logged:
-        return connection.make_debug_cursor(reused[1])
-    return reused[2]
+        return connection.make_debug_cursor(runners.raw_cursor)
+    if (
+        runners.psycopg_connection.autocommit
+        and runners.pgconn.transaction_status == runners.idle
+    ):
+        return runners.libpq  # no transaction, so no BEGIN that psycopg would have sent
+    return runners.cursor
 
 
 def _forget_cursor(connection) -> None:
-    # After an error, the next statement starts from a new cursor.
-    connection._hot_path_cursor = None
+    # After an error, the next statement starts from new runners.
+    connection._hot_path_runners = None
 
 
 def _run(connection, sql: str, params: Sequence[object], fetch: bool) -> object:

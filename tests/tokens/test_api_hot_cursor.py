@@ -1,14 +1,20 @@
-"""The hot path's statements on PostgreSQL reuse one cursor per connection (tokens/db.py): it
-follows the connection through closes, breaks and failed statements, and the statements still go
-through Django's cursor wrapper (query capture, Django's database errors)."""
+"""How the hot path's statements run on PostgreSQL (tokens/db.py): straight through libpq in
+autocommit, through a psycopg cursor inside a transaction or while queries are logged; one reused
+runner per connection that follows the connection through closes, breaks, failed statements and
+statements deallocated behind its back. Either way they go through Django's cursor wrapper (query
+capture, Django's database errors) and give the same rows."""
+
+import uuid
 
 import psycopg
 import pytest
-from django.db import ProgrammingError, connection
+from django.db import ProgrammingError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from oauthapps.tokens import db
-from tests.tokens.fixtures import get_token
+from oauthapps.models import IssuedToken
+from oauthapps.tokens import db, selectors, services, state
+from tests.tokens.fixtures import get_token, post_form
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -17,8 +23,12 @@ pytestmark = [
 
 
 @pytest.fixture
-def token(api_client, org, make_app) -> str:
-    app = make_app(org, scopes=["org:member"], add_to=[org])
+def app(org, make_app):
+    return make_app(org, scopes=["org:member"], add_to=[org])
+
+
+@pytest.fixture
+def token(api_client, app) -> str:
     return get_token(api_client, app)["access_token"]
 
 
@@ -28,8 +38,12 @@ def api_get(client, org, token):
     )
 
 
-def hot_cursor():
-    return connection._hot_path_cursor[1]
+def runners():
+    return connection._hot_path_runners
+
+
+def libpq_statements() -> dict:
+    return runners().libpq.cursor.prepared
 
 
 def backend_pid() -> int:
@@ -38,22 +52,87 @@ def backend_pid() -> int:
         return cursor.fetchone()[0]
 
 
-def test_calls_on_one_connection_share_one_open_cursor(api_client, org, token):
-    assert api_get(api_client, org, token).status_code == 200
-    cursor = hot_cursor()
-    assert api_get(api_client, org, token).status_code == 200
-    assert hot_cursor() is cursor
-    assert not cursor.closed
-    assert cursor.connection is connection.connection
+def jti_of(client, app, token) -> uuid.UUID:
+    response = post_form(
+        client, "/oauth/introspect", {"token": token}, Authorization=app.basic
+    )
+    return uuid.UUID(response.json()["jti"])
 
 
-def test_a_new_connection_gets_a_new_cursor(api_client, org, token):
+def test_calls_on_one_connection_reuse_one_runner(api_client, org, token):
     assert api_get(api_client, org, token).status_code == 200
-    cursor = hot_cursor()
+    first = runners()
+    assert api_get(api_client, org, token).status_code == 200
+    assert runners() is first
+    assert first.psycopg_connection is connection.connection
+    assert not first.raw_cursor.closed
+
+
+def test_in_autocommit_the_statement_runs_through_libpq(api_client, org, token):
+    assert api_get(api_client, org, token).status_code == 200
+    assert selectors._hot_sql("active_token") in {sql for sql, _ in libpq_statements()}
+
+
+def test_libpq_and_a_psycopg_cursor_give_the_same_rows(api_client, app, token):
+    jti = jti_of(api_client, app, token)
+    sql = selectors._hot_sql("active_token")
+
+    def both(seen: int) -> list[tuple]:
+        params = [jti, timezone.now(), False, seen]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            expected = cursor.fetchall()
+        rows = db.fetch_all(sql, params)
+        assert rows == expected
+        assert [[type(value) for value in row] for row in rows] == [
+            [type(value) for value in row] for row in expected
+        ]
+        return rows
+
+    version_row, data_row = both(state.UNKNOWN)  # all rows
+    assert data_row[2] == jti  # a UUID, not text
+    assert data_row[7].tzinfo is not None  # expires_at, an aware datetime
+    assert both(version_row[0]) == [version_row]  # the version row only
+    # A small and a large version number are typed differently: a statement for each.
+    assert len([key for key in libpq_statements() if key[0] == sql]) == 2
+
+
+def test_inside_a_transaction_the_statement_is_part_of_it(api_client, app, org):
+    now = timezone.now()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.issued_token_record(
+            jti=uuid.uuid4(),
+            app_id=app.app.pk,
+            organization_id=org.pk,
+            scope="org:member",
+            issued_at=now,
+            expires_at=now,
+        )
+        assert IssuedToken.objects.count() == 1
+        raise RuntimeError("roll back")
+    assert IssuedToken.objects.count() == 0
+
+
+def test_a_statement_deallocated_behind_its_back_is_prepared_again(
+    api_client, org, token
+):
+    for _ in range(2):  # the statements for an unknown and for a known version
+        assert api_get(api_client, org, token).status_code == 200
+    connection.connection.execute("DEALLOCATE ALL")
+    assert api_get(api_client, org, token).status_code == 200
+    # Forgotten, then only the statement it ran prepared again.
+    assert [sql for sql, _ in libpq_statements()] == [
+        selectors._hot_sql("active_token")
+    ]
+
+
+def test_a_new_connection_gets_new_runners(api_client, org, token):
+    assert api_get(api_client, org, token).status_code == 200
+    first = runners()
     connection.close()
     assert api_get(api_client, org, token).status_code == 200
-    assert hot_cursor() is not cursor
-    assert hot_cursor().connection is connection.connection
+    assert runners() is not first
+    assert runners().psycopg_connection is connection.connection
 
 
 def test_a_broken_connection_is_replaced_without_a_failed_call(api_client, org, token):
@@ -67,11 +146,11 @@ def test_a_broken_connection_is_replaced_without_a_failed_call(api_client, org, 
     assert backend_pid() != pid
 
 
-def test_a_failed_statement_leaves_a_fresh_cursor_for_the_next(api_client, org, token):
+def test_a_failed_statement_leaves_fresh_runners_for_the_next(api_client, org, token):
     assert api_get(api_client, org, token).status_code == 200
     with pytest.raises(ProgrammingError):  # Django's error, not psycopg's
         db.fetch_all("SELECT * FROM no_such_table WHERE 1 = %s", [1])
-    assert connection._hot_path_cursor is None
+    assert runners() is None
     assert api_get(api_client, org, token).status_code == 200
 
 
@@ -83,6 +162,13 @@ def test_statements_are_still_captured(api_client, org, token):
     assert len(captured.captured_queries) == 2
     assert all(
         "tokens_state_version" in query["sql"] for query in captured.captured_queries
+    )
+
+
+def test_placeholders():
+    assert (
+        db._postgres_placeholders("SELECT %s, '%%s', %s WHERE a LIKE 'x%%'")
+        == b"SELECT $1, '%s', $2 WHERE a LIKE 'x%'"
     )
 
 
