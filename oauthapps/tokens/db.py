@@ -25,7 +25,7 @@
   connection.
 """
 
-import hashlib
+import itertools
 from collections.abc import Sequence
 from functools import cache
 
@@ -33,6 +33,7 @@ from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connec
 from django.db.backends.utils import CursorWrapper
 
 NEVER_AUTOMATICALLY = 1 << 62
+_statement_numbers = itertools.count()
 
 
 @cache
@@ -108,12 +109,11 @@ class _Libpq:
         self.rowcount = -1 if tuples is None else tuples
 
     def _prepare(self, sql: str, types: tuple[int, ...]) -> bytes:
-        # Named by what it is, so a statement that outlived our memory of it is simply reused.
-        digest = hashlib.sha256(f"{types!r}{sql}".encode()).hexdigest()[:32]
-        name = f"console_hot_{digest}".encode()
-        result = self.pgconn.prepare(name, _postgres_placeholders(sql), types)
-        if result.error_field(self.sqlstate) != b"42P05":  # not "already exists"
-            self._check(result)
+        # A new name every time, never reused in this process: after a failed statement (say, a
+        # plan that a migration made stale) the next runner prepares afresh instead of finding
+        # the old statement under the same name.
+        name = f"console_hot_{next(_statement_numbers)}".encode()
+        self._check(self.pgconn.prepare(name, _postgres_placeholders(sql), types))
         self.prepared[(sql, types)] = name
         return name
 

@@ -154,6 +154,19 @@ def test_a_failed_statement_leaves_fresh_runners_for_the_next(api_client, org, t
     assert api_get(api_client, org, token).status_code == 200
 
 
+def test_after_a_failed_statement_the_next_one_is_prepared_afresh(
+    api_client, org, token
+):
+    """A plan made stale (say, by a migration) fails once, not on every call."""
+    for _ in range(2):
+        assert api_get(api_client, org, token).status_code == 200
+    before = set(libpq_statements().values())
+    with pytest.raises(ProgrammingError):
+        db.fetch_all("SELECT * FROM no_such_table WHERE 1 = %s", [1])
+    assert api_get(api_client, org, token).status_code == 200
+    assert not set(libpq_statements().values()) & before
+
+
 def test_statements_are_still_captured(api_client, org, token):
     assert api_get(api_client, org, token).status_code == 200  # loads the public key
     with CaptureQueriesContext(connection) as captured:
