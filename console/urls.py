@@ -11,8 +11,9 @@ urlpatterns = [
     path("", org_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     # The hot paths first: URLs are resolved in order, and each pattern tried costs CPU.
-    path("", include("oauthapps.tokens.urls")),
+    # (The API's prefix first: it rules out its whole include in one match.)
     path("api/v1/", include("oauthapps.api.urls")),
+    path("", include("oauthapps.tokens.urls")),
     path(
         "accounts/login/",
         login_not_required(
