@@ -150,7 +150,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # Rate limits fail open when Redis is away (console/ratelimit.py): never wait long.
+            # Rate limits fail open when Redis is away (console/ratelimit/): never wait long.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
@@ -265,7 +265,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
 
-# Rate limits of the token, introspection and revocation endpoints (console/ratelimit.py):
+# Rate limits of the token, introspection and revocation endpoints (console/ratelimit/):
 # requests per window of seconds, shared through the cache (Redis with REDIS_URL); 0 turns one off.
 CONSOLE_TOKEN_RATE_PER_CLIENT = env_int("CONSOLE_TOKEN_RATE_PER_CLIENT", 600)
 CONSOLE_TOKEN_RATE_PER_IP = env_int("CONSOLE_TOKEN_RATE_PER_IP", 1200)

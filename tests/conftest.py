@@ -67,7 +67,7 @@ def client_as(db) -> Callable[[User | None], Client]:
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> None:
-    """Each test starts with no rate-limit counts (console/ratelimit.py keeps them in the cache,
+    """Each test starts with no rate-limit counts (console/ratelimit/ keeps them in the cache,
     which outlives a test)."""
     from django.core.cache import caches
 

@@ -1,4 +1,4 @@
-"""Token service rate limits (console/ratelimit.py): per client ID, per source address, and
+"""Token service rate limits (console/ratelimit/): per client ID, per source address, and
 failed client authentications per source address; 429 with Retry-After and an RFC 6749-style
 body; sliding windows; shared through the cache; failing open when the cache is down."""
 
