@@ -222,5 +222,6 @@ def fetch_all(sql: str, params: Sequence[object]) -> list[tuple]:
 def execute(sql: str, params: Sequence[object]) -> int:
     """Run a write (autocommit: the statement is its own transaction); returns the row count.
 
-    Never retried: it follows a read on the same connection in the same request."""
+    Never retried: had it reached the server before the connection broke, running it again
+    would write twice. The caller decides (the token fast path falls back to the general path)."""
     return _run(connections[DEFAULT_DB_ALIAS], sql, params, fetch=False)  # type: ignore[return-value]
