@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import psycopg
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
 
@@ -129,3 +131,17 @@ def get_token(client: Client, creds: Credentials, **data: str) -> dict:
     )
     assert response.status_code == 200, response.content
     return json.loads(response.content)
+
+
+def other_connection() -> psycopg.Connection:
+    """A second PostgreSQL connection to the test database, outside Django: what another
+    gunicorn instance (or an operator's psql) does behind this process's back."""
+    settings = connection.settings_dict
+    return psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    )

@@ -6,7 +6,6 @@ capture, Django's database errors) and give the same rows."""
 
 import uuid
 
-import psycopg
 import pytest
 from django.db import ProgrammingError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -14,7 +13,7 @@ from django.utils import timezone
 
 from oauthapps.models import IssuedToken
 from oauthapps.tokens import db, selectors, services, state
-from tests.tokens.fixtures import get_token, post_form
+from tests.tokens.fixtures import get_token, other_connection, post_form
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -138,7 +137,7 @@ def test_a_new_connection_gets_new_runners(api_client, org, token):
 def test_a_broken_connection_is_replaced_without_a_failed_call(api_client, org, token):
     assert api_get(api_client, org, token).status_code == 200
     pid = backend_pid()
-    with _other_connection() as other:
+    with other_connection() as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
     connection.close_if_unusable_or_obsolete()  # request start, as Django does
 
@@ -182,16 +181,4 @@ def test_placeholders():
     assert (
         db._postgres_placeholders("SELECT %s, '%%s', %s WHERE a LIKE 'x%%'")
         == b"SELECT $1, '%s', $2 WHERE a LIKE 'x%'"
-    )
-
-
-def _other_connection() -> psycopg.Connection:
-    settings = connection.settings_dict
-    return psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        password=settings["PASSWORD"] or None,
-        dbname=settings["NAME"],
-        autocommit=True,
     )

@@ -9,7 +9,6 @@ another gunicorn instance would make it, and is honoured by the very next reques
 import json
 import uuid
 
-import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -25,7 +24,7 @@ from oauthapps.services import (
 from oauthapps.tokens import state
 from oauthapps.tokens.models import TokenStateVersion
 from orgs.models import OrganizationService
-from tests.tokens.fixtures import get_token, post_form
+from tests.tokens.fixtures import get_token, other_connection, post_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -234,7 +233,7 @@ def test_a_broken_connection_is_replaced_without_a_failed_request(api_client, ap
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    with _other_connection() as other:
+    with other_connection() as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
     connection.close_if_unusable_or_obsolete()  # request start, as Django does
 
@@ -248,7 +247,7 @@ def test_a_broken_connection_is_replaced_without_a_failed_request(api_client, ap
 def test_a_token_row_whose_app_is_gone_is_never_active(api_client, app, org, warm):
     """An INSERT racing the app's deletion can leave its row behind (no database-level foreign
     key): the token it stands for is refused all the same."""
-    with _other_connection() as other:
+    with other_connection() as other:
         other.execute("DELETE FROM oauthapps_appgrant WHERE app_id = %s", [app.app.pk])
         other.execute("DELETE FROM oauthapps_oauthapp WHERE id = %s", [app.app.pk])
     assert IssuedToken.objects.filter(app_id=app.app.pk).exists()
@@ -264,7 +263,7 @@ def test_the_token_row_is_visible_to_other_connections_at_once(api_client, app):
             api_client, "/oauth/introspect", {"token": token}, Authorization=app.basic
         ).content
     )["jti"]
-    with _other_connection() as other:
+    with other_connection() as other:
         row = other.execute(
             f"SELECT revoked_at FROM {IssuedToken._meta.db_table} WHERE jti = %s",
             [uuid.UUID(jti)],
@@ -275,15 +274,3 @@ def test_the_token_row_is_visible_to_other_connections_at_once(api_client, app):
         assert (
             cursor.fetchone()[0] == "on"
         )  # only the INSERT's own transaction was async
-
-
-def _other_connection() -> psycopg.Connection:
-    settings = connection.settings_dict
-    return psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        password=settings["PASSWORD"] or None,
-        dbname=connection.settings_dict["NAME"],
-        autocommit=True,
-    )
