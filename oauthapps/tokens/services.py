@@ -28,7 +28,7 @@ def _insert_sql(vendor: str, *, if_version: bool = False) -> str:
     table = connection.ops.quote_name(IssuedToken._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    condition = f" WHERE {state._version_sql()} = %s" if if_version else ""
+    condition = f" WHERE {state.version_sql()} = %s" if if_version else ""
     if vendor == "postgresql":
         # Commit without waiting for the WAL flush (this statement only; see issued_token_record).
         return (

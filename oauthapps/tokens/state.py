@@ -31,7 +31,7 @@ UNKNOWN = -1
 DATA_ROW, VERSION_ROW = 1, 0
 
 
-def _version_sql() -> str:
+def version_sql() -> str:
     table = connection.ops.quote_name(TokenStateVersion._meta.db_table)
     return f"COALESCE((SELECT version FROM {table} WHERE id = 1), 0)"
 
@@ -44,7 +44,7 @@ def versioned(columns: list[str], from_where: str) -> str:
     or UNKNOWN). `from_where` must end with a WHERE clause. The version is read twice in one
     statement, so from one snapshot.
     """
-    version = _version_sql()
+    version = version_sql()
     nulls = ", ".join("NULL" for _ in columns)
     return (
         f"SELECT {version}, {VERSION_ROW}, {nulls} "
