@@ -143,11 +143,13 @@ class BoundedCache:
 
 # Apps with their grants, by (client_id, orgId): a few hundred bytes each.
 apps = VersionedCache(max_entries=2_000)
-# Whether an issued token is still good, by jti: one per token in use.
-tokens = VersionedCache(max_entries=20_000)
+# Whether an issued token is still good, by jti: one per token in use (about 2 KB each). Clients
+# reuse a token until it expires, so the tokens in use by the clients a worker serves fit easily;
+# a bigger memory only grows the worker (`make soak` watches its size).
+tokens = VersionedCache(max_entries=4_096)
 # Access tokens whose signature and claims this process has checked (access_tokens.verify), by
 # the token itself; sized by the token's length (about 1 KB each, as much again for its claims).
-verified_tokens = BoundedCache(max_entries=4_096, max_size=8 * 1024 * 1024)
+verified_tokens = BoundedCache(max_entries=2_048, max_size=4 * 1024 * 1024)
 
 
 def clear() -> None:
