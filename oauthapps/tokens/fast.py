@@ -17,15 +17,13 @@ same order, with the same headers, as oauthlib's (tests/tokens/test_fast_path.py
 """
 
 import json
-from urllib.parse import parse_qsl
 
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
-from oauthlib.common import INVALID_HEX_PATTERN
 from oauthlib.oauth2.rfc6749 import errors
 
 from oauthapps.tokens import access_tokens, keys, services, state
-from oauthapps.tokens.server import FORM_CONTENT_TYPE, MAX_BODY_BYTES, MAX_PARAMETERS
+from oauthapps.tokens.server import parse_form
 from oauthapps.tokens.validator import (
     basic_credentials,
     choose_grant,
@@ -41,25 +39,11 @@ HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _form(request: HttpRequest) -> dict[str, str] | None:
-    """The body's parameters, if it is a small, well-formed form naming each known one once."""
-    if request.META.get("QUERY_STRING") or request.content_type != FORM_CONTENT_TYPE:
+    """The body's parameters, if it is a well-formed form naming known ones, each once."""
+    if request.META.get("QUERY_STRING"):
         return None
-    try:
-        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
-            return None
-        body = request.body.decode("utf-8")
-        if INVALID_HEX_PATTERN.search(body):
-            return None
-        pairs = parse_qsl(
-            body,
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=MAX_PARAMETERS,
-        )
-    except (ValueError, UnicodeDecodeError):
-        return None
-    form = dict(pairs)
-    if len(form) != len(pairs) or not form.keys() <= PARAMETERS:
+    form = parse_form(request)
+    if isinstance(form, errors.OAuth2Error) or not form.keys() <= PARAMETERS:
         return None
     return form
 

@@ -99,6 +99,46 @@ def _error(error: errors.OAuth2Error) -> Response:
     return headers, error.json, error.status_code
 
 
+def parse_form(request: HttpRequest) -> dict[str, str] | errors.OAuth2Error:
+    """The request body's parameters (each sent once), or what is wrong with it as a form, before
+    any OAuth processing. An empty body is an empty form."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return errors.InvalidRequestError(description="The request body is too large.")
+    body = request.body
+    if not body:
+        return {}
+    content_type = request.content_type or ""
+    if content_type.lower() != FORM_CONTENT_TYPE:
+        return errors.InvalidRequestError(
+            description="Send the parameters as application/x-www-form-urlencoded."
+        )
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_PARAMETERS,
+        )
+    except UnicodeDecodeError:
+        return errors.InvalidRequestError(
+            description="The request body is not valid UTF-8."
+        )
+    except ValueError:
+        return errors.InvalidRequestError(
+            description="The request has too many parameters."
+        )
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        return errors.InvalidRequestError(
+            description="A parameter is repeated; send each parameter once."
+        )
+    return form
+
+
 class ConsoleOAuthLibCore(OAuthLibCore):
     def extract_body(self, request: HttpRequest) -> list[tuple[str, str]]:
         # Keep repeated parameters, so they can be refused rather than silently collapsed.
@@ -108,43 +148,8 @@ class ConsoleOAuthLibCore(OAuthLibCore):
 
     def form_error(self, request: HttpRequest) -> errors.OAuth2Error | None:
         """What is wrong with the request body as a form, before any OAuth processing."""
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_BODY_BYTES:
-            return errors.InvalidRequestError(
-                description="The request body is too large."
-            )
-        body = request.body
-        if not body:
-            return None
-        content_type = request.content_type or ""
-        if content_type.lower() != FORM_CONTENT_TYPE:
-            return errors.InvalidRequestError(
-                description="Send the parameters as application/x-www-form-urlencoded."
-            )
-        try:
-            pairs = parse_qsl(
-                body.decode("utf-8"),
-                keep_blank_values=True,
-                errors="strict",
-                max_num_fields=MAX_PARAMETERS,
-            )
-        except UnicodeDecodeError:
-            return errors.InvalidRequestError(
-                description="The request body is not valid UTF-8."
-            )
-        except ValueError:
-            return errors.InvalidRequestError(
-                description="The request has too many parameters."
-            )
-        names = [name for name, _ in pairs]
-        if len(names) != len(set(names)):
-            return errors.InvalidRequestError(
-                description="A parameter is repeated; send each parameter once."
-            )
-        return None
+        form = parse_form(request)
+        return form if isinstance(form, errors.OAuth2Error) else None
 
     def _respond(self, request: HttpRequest, create: Callable[..., tuple]) -> Response:
         error = self.form_error(request)

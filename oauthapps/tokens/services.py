@@ -41,23 +41,16 @@ def _insert_sql(vendor: str, *, if_version: bool = False) -> str:
     return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
 
 
-def _insert_values(
-    *,
-    jti: UUID,
-    app_id: int,
-    organization_id: UUID,
-    scope: str,
-    issued_at: datetime,
-    expires_at: datetime,
-) -> list[object]:
+def _insert_values(row: dict) -> list[object]:
+    """The INSERT's parameters for a row given as issued_token_record's arguments."""
     uuid_field, ops = IssuedToken._meta.pk, connection.ops
     return [  # _INSERTED_FIELDS, in order
-        uuid_field.get_db_prep_value(jti, connection),
-        app_id,
-        uuid_field.get_db_prep_value(organization_id, connection),
-        scope,
-        ops.adapt_datetimefield_value(issued_at),
-        ops.adapt_datetimefield_value(expires_at),
+        uuid_field.get_db_prep_value(row["jti"], connection),
+        row["app_id"],
+        uuid_field.get_db_prep_value(row["organization_id"], connection),
+        row["scope"],
+        ops.adapt_datetimefield_value(row["issued_at"]),
+        ops.adapt_datetimefield_value(row["expires_at"]),
     ]
 
 
@@ -70,7 +63,7 @@ def issued_token_record_if_unchanged(*, version: int, **row) -> bool:
     one snapshot. When it returns False nothing was written, and the caller decides again from the
     database.
     """
-    values = [*_insert_values(**row), version]
+    values = [*_insert_values(row), version]
     return db.execute(_insert_sql(connection.vendor, if_version=True), values) == 1
 
 
@@ -105,7 +98,7 @@ def issued_token_record(
         "issued_at": issued_at,
         "expires_at": expires_at,
     }
-    db.execute(_insert_sql(connection.vendor), _insert_values(**row))
+    db.execute(_insert_sql(connection.vendor), _insert_values(row))
     return IssuedToken(**row)
 
 
