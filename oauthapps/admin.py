@@ -9,7 +9,7 @@ State changes staff make here go through the same services as the console, so th
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
@@ -92,6 +92,8 @@ class OAuthAppAdmin(admin.ModelAdmin):
                     "secret_created_at",
                     "previous_secret_expires_at",
                     "tokens_revoked_before",
+                    "secret_generation",
+                    "tokens_valid_from_generation",
                     "is_disabled",
                 ],
                 "description": "The client secret is stored hashed; nobody can read it back. "
@@ -110,6 +112,8 @@ class OAuthAppAdmin(admin.ModelAdmin):
         "secret_created_at",
         "previous_secret_expires_at",
         "tokens_revoked_before",
+        "secret_generation",
+        "tokens_valid_from_generation",
         "is_disabled",
         "created_by",
         "created",
@@ -195,10 +199,19 @@ class RevokedFilter(admin.SimpleListFilter):
         self, request: HttpRequest, queryset: QuerySet[IssuedToken]
     ) -> QuerySet:
         now = timezone.now()
+        # IssuedToken.is_revoked, as a query.
+        not_revoked = (
+            Q(revoked_at__isnull=True)
+            & (
+                Q(app__tokens_revoked_before__isnull=True)
+                | Q(issued_at__gt=F("app__tokens_revoked_before"))
+            )
+            & Q(secret_generation__gte=F("app__tokens_valid_from_generation"))
+        )
         if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+            return queryset.filter(not_revoked, expires_at__gt=now)
         if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
+            return queryset.exclude(not_revoked)
         if self.value() == "expired":
             return queryset.filter(expires_at__lte=now)
         return queryset
@@ -238,7 +251,7 @@ class IssuedTokenAdmin(admin.ModelAdmin):
 
     @admin.display(description="revoked", boolean=True)
     def is_revoked(self, token: IssuedToken) -> bool:
-        return token.revoked_at is not None
+        return token.is_revoked
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[IssuedToken]) -> None:

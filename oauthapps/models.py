@@ -63,6 +63,21 @@ class OAuthApp(AbstractApplication):
     tokens_revoked_before = models.DateTimeField(
         null=True, blank=True, help_text="Tokens issued before this are revoked."
     )
+    # Which secret a token was obtained with, as a number: a token row records the generation of
+    # the secret that authenticated its request, so a regeneration revokes every token obtained
+    # with an older secret, including one whose row is written after the regeneration committed
+    # (a request that authenticated just before it). Times cannot decide that race; numbers can.
+    secret_generation = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="The current secret's number: 1 for the first, one more for each new secret.",
+    )
+    tokens_valid_from_generation = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="Tokens obtained with a secret of an older generation are revoked "
+        "(a regeneration sets it to the new secret's).",
+    )
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
@@ -138,6 +153,11 @@ class IssuedToken(models.Model):
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    secret_generation = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="The generation of the client secret the token was obtained with.",
+    )
 
     class Meta:
         verbose_name = "access token"
@@ -148,6 +168,20 @@ class IssuedToken(models.Model):
 
     def __str__(self) -> str:
         return str(self.jti)
+
+    @property
+    def is_revoked(self) -> bool:
+        """Revoked on its own, or with all of its app's tokens (by time, or by a regeneration of
+        the secret it was obtained with): the rule of selectors.issued_token_active."""
+        app = self.app
+        return (
+            self.revoked_at is not None
+            or (
+                app.tokens_revoked_before is not None
+                and self.issued_at <= app.tokens_revoked_before
+            )
+            or self.secret_generation < app.tokens_valid_from_generation
+        )
 
 
 class SigningKey(models.Model):

@@ -58,6 +58,7 @@ def _new_secret(app: OAuthApp, *, now) -> str:
     app.client_secret = secret
     app.hash_client_secret = True
     app.secret_created_at = now
+    app.secret_generation += 1
     return secret
 
 
@@ -77,10 +78,14 @@ def oauth_app_regenerate_secret(
     secret = _new_secret(locked, now=now)
     locked.previous_client_secret = ""
     locked.previous_secret_expires_at = None
+    # Tokens obtained with any older secret are revoked, whenever their rows are written.
+    locked.tokens_valid_from_generation = locked.secret_generation
     locked.save(
         update_fields=[
             "client_secret",
             "secret_created_at",
+            "secret_generation",
+            "tokens_valid_from_generation",
             "previous_client_secret",
             "previous_secret_expires_at",
             "updated",
@@ -134,6 +139,7 @@ def oauth_app_rotate_secret(
         update_fields=[
             "client_secret",
             "secret_created_at",
+            "secret_generation",
             "previous_client_secret",
             "previous_secret_expires_at",
             "updated",

@@ -28,9 +28,9 @@ from oauthapps.tokens.validator import (
     basic_credentials,
     choose_grant,
     effective_scopes,
+    matching_secret_generation,
     may_use_client_credentials,
     parse_org_id,
-    secret_matches,
 )
 
 # What a client-credentials token request may carry here; anything else goes the general way.
@@ -79,12 +79,10 @@ def token_response(request: HttpRequest) -> HttpResponse | None:
     if remembered is None:
         return None
     version, (app, grants) = remembered
-    if (
-        app is None
-        or app.is_disabled
-        or not may_use_client_credentials(app)
-        or not secret_matches(app, secret)
-    ):
+    if app is None or app.is_disabled or not may_use_client_credentials(app):
+        return None
+    secret_generation = matching_secret_generation(app, secret)
+    if secret_generation is None:
         return None
     try:
         grant = choose_grant(
@@ -109,6 +107,7 @@ def token_response(request: HttpRequest) -> HttpResponse | None:
             scope=token.claims["scope"],
             issued_at=token.issued_at,
             expires_at=token.expires_at,
+            secret_generation=secret_generation,
         )
     except (OperationalError, InterfaceError):
         # The pooled connection was broken while idle (PostgreSQL restarted, a proxy dropped it):

@@ -53,6 +53,7 @@ _APP_FIELDS = [
         "authorization_grant_type",
         "access_token_ttl_minutes",
         "organization_id",
+        "secret_generation",
     }
 ]
 _UUID = models.UUIDField()
@@ -89,6 +90,7 @@ def _hot_sql_for(vendor: str, name: str) -> str:
             JOIN {org} o ON o.id = t.organization_id
             WHERE t.jti = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND a.is_disabled = %s
               AND (a.tokens_revoked_before IS NULL OR t.issued_at > a.tokens_revoked_before)
+              AND t.secret_generation >= a.tokens_valid_from_generation
               AND EXISTS (SELECT 1 FROM {grant} g
                           WHERE g.app_id = t.app_id AND g.organization_id = t.organization_id)
             """,
@@ -249,10 +251,11 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
     """The issued token with its organization if it is still good, in one query, else None.
 
     Good means: not revoked (one by one, or all of the app's at once through
-    `tokens_revoked_before`), not expired, its app not disabled, and the app still added to the
-    token's organization. The answer is remembered per jti, and reused only while the token state
-    version stays the same (state.py), so every instance sees a revocation at once. The caller must
-    not change the returned token.
+    `tokens_revoked_before`, or by a regeneration of the secret it was obtained with:
+    `tokens_valid_from_generation`), not expired, its app not disabled, and the app still added to
+    the token's organization (IssuedToken.is_revoked is the same rule). The answer is remembered
+    per jti, and reused only while the token state version stays the same (state.py), so every
+    instance sees a revocation at once. The caller must not change the returned token.
     """
     now = timezone.now()
     cached = state.tokens.get(jti)

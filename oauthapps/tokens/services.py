@@ -17,7 +17,15 @@ from oauthapps.tokens import db, keys, state
 from orgs.models import Organization
 
 # The columns the INSERT sets, in the order of its values (revoked_at stays NULL).
-_INSERTED_FIELDS = ["jti", "app", "organization", "scope", "issued_at", "expires_at"]
+_INSERTED_FIELDS = [
+    "jti",
+    "app",
+    "organization",
+    "scope",
+    "issued_at",
+    "expires_at",
+    "secret_generation",
+]
 
 
 @cache
@@ -51,6 +59,7 @@ def _insert_values(row: dict) -> list[object]:
         row["scope"],
         ops.adapt_datetimefield_value(row["issued_at"]),
         ops.adapt_datetimefield_value(row["expires_at"]),
+        row["secret_generation"],
     ]
 
 
@@ -75,6 +84,7 @@ def issued_token_record(
     scope: str,
     issued_at: datetime,
     expires_at: datetime,
+    secret_generation: int,
 ) -> IssuedToken:
     """Record a token just issued: the row introspection, revocation and the API read.
 
@@ -97,6 +107,7 @@ def issued_token_record(
         "scope": scope,
         "issued_at": issued_at,
         "expires_at": expires_at,
+        "secret_generation": secret_generation,
     }
     db.execute(_insert_sql(connection.vendor), _insert_values(row))
     return IssuedToken(**row)
@@ -119,8 +130,10 @@ def issued_tokens_revoke_for_org(*, app: OAuthApp, org: Organization) -> int:
 def issued_tokens_revoke_all(*, app: OAuthApp) -> int:
     """Revoke every token of the app (its secret was regenerated, or it is being deleted).
 
-    Also moves `tokens_revoked_before` to now, so a token minted at this very moment with the old
-    secret, whose row is written a moment later, is refused as well. Returns how many rows changed.
+    Also moves `tokens_revoked_before` to now, so a token issued before now whose row is written a
+    moment later is refused as well. (A token obtained with the old secret at the moment of a
+    regeneration may be issued after it commits: the secret generation refuses that one, see
+    models.OAuthApp.secret_generation.) Returns how many rows changed.
     """
     now = timezone.now()
     OAuthApp.objects.filter(pk=app.pk).update(tokens_revoked_before=now)

@@ -64,15 +64,19 @@ def parse_org_id(raw: str | None) -> tuple[uuid.UUID | None, bool]:
         return None, False
 
 
-def secret_matches(app: OAuthApp, secret: str) -> bool:
+def matching_secret_generation(app: OAuthApp, secret: str) -> int | None:
+    """The generation of the app's secret that `secret` is (the current one, or the previous one
+    during a rotation's overlap), None if it is neither. Tokens record it (models.IssuedToken)."""
     if check_password(secret, app.client_secret):
-        return True
-    return bool(
+        return app.secret_generation
+    if (
         app.previous_client_secret
         and app.previous_secret_expires_at
         and app.previous_secret_expires_at > timezone.now()
         and check_password(secret, app.previous_client_secret)
-    )
+    ):
+        return app.secret_generation - 1  # a rotation made the current one from it
+    return None
 
 
 def choose_grant(
@@ -184,11 +188,15 @@ class ConsoleOAuth2Validator(OAuth2Validator):
                 request=request,
             )
         app = self._load_app(client_id, request)
+        generation = None
+        if app is not None and not app.is_disabled:
+            generation = matching_secret_generation(app, secret)
         # One answer for unknown, wrong and disabled: the response must not tell them apart.
-        if app is None or app.is_disabled or not secret_matches(app, secret):
+        if generation is None:
             raise errors.InvalidClientError(
                 description="Client authentication failed.", request=request
             )
+        request.console_secret_generation = generation
         request.client = app
         request.client_id = app.client_id
         return True
@@ -254,6 +262,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
             scope=token["scope"],
             issued_at=request.console_issued_at,
             expires_at=request.console_expires_at,
+            secret_generation=request.console_secret_generation,
         )
 
     def introspect_token(

@@ -235,14 +235,6 @@ def test_a_regeneration_racing_an_edit_loses_neither(org, owner, app_with_secret
     assert token_status(app.client_id, secret) == 200
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Known race in the token service, reported: a token request that authenticated with "
-    "the old secret just before a regeneration committed records its token after "
-    "tokens_revoked_before was set, so the token stays active (issued_at is later). Timestamps "
-    "cannot close the commit window; the token row needs the secret generation it was minted "
-    "under, or its INSERT must wait on the app row (FOR SHARE) and re-check the secret.",
-)
 def test_tokens_minted_while_the_secret_is_regenerated_do_not_survive_it(
     org, owner, app_with_secret
 ):

@@ -2,10 +2,12 @@
 secret read-only, and the actions Revoke all tokens and Disable (with their effect on clients)."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
 from oauthapps.models import IssuedToken, OAuthApp
 from orgs.models import AuditEvent
@@ -196,3 +198,31 @@ def test_issued_tokens_are_listed_with_app_org_scope_expiry_and_state(
         reverse("admin:oauthapps_issuedtoken_change", args=[rows.first().pk])
     )
     assert page.status_code == 200 and 'name="scope"' not in page.content.decode()
+
+
+def test_a_token_obtained_with_a_regenerated_secret_is_listed_as_revoked(
+    admin_client, org, creds, owner
+):
+    """A row written after the regeneration (a request that authenticated with the old secret
+    just before it): no revocation time of its own, and still revoked, as the API says."""
+    from oauthapps.services import oauth_app_regenerate_secret
+
+    oauth_app_regenerate_secret(app=creds.app, regenerated_by=owner)
+    now = timezone.now()
+    late = IssuedToken.objects.create(
+        app=creds.app,
+        organization=org,
+        scope="org:member",
+        issued_at=now,
+        expires_at=now + timedelta(minutes=30),
+        secret_generation=1,
+    )
+    url = reverse("admin:oauthapps_issuedtoken_changelist")
+
+    def listed(state: str) -> list[IssuedToken]:
+        return list(admin_client.get(url, {"state": state}).context["cl"].result_list)
+
+    late = IssuedToken.objects.get(pk=late.pk)
+    assert late.revoked_at is None and late.is_revoked
+    assert listed("revoked") == [late]
+    assert listed("active") == []

@@ -106,6 +106,7 @@ def test_inside_a_transaction_the_statement_is_part_of_it(api_client, app, org):
             scope="org:member",
             issued_at=now,
             expires_at=now,
+            secret_generation=1,
         )
         assert IssuedToken.objects.count() == 1
         raise RuntimeError("roll back")

@@ -191,3 +191,31 @@ def test_tokens_from_the_fast_path_verify_with_the_published_key(api_client, app
 
 def claims_of(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_the_fast_path_records_which_secret_a_token_was_obtained_with(
+    api_client, app, org, owner
+):
+    """During a rotation's overlap both secrets take the fast path, and each token row records
+    the generation of its secret, so that a later regeneration revokes exactly those."""
+    from oauthapps.services import oauth_app_rotate_secret
+
+    app.app.refresh_from_db()
+    previous = app.basic
+    _, app.client_secret = oauth_app_rotate_secret(app=app.app, rotated_by=owner)
+    generations = {}
+    for authorization, generation in ((previous, 1), (app.basic, 2)):
+        remember_request = {"grant_type": "client_credentials"}
+        post(api_client, remember_request, authorization, remembered=False)
+        response, statements = post(
+            api_client, remember_request, authorization, remembered=True
+        )
+        assert response.status_code == 200 and statements == FAST
+        jti = claims_of(json.loads(response.content)["access_token"])["jti"]
+        generations[jti] = generation
+    rows = dict(
+        IssuedToken.objects.filter(jti__in=generations).values_list(
+            "jti", "secret_generation"
+        )
+    )
+    assert {str(jti): generation for jti, generation in rows.items()} == generations

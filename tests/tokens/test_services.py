@@ -1,5 +1,7 @@
-"""Revocation services (remove from org, regenerate/delete, one token) and pruning."""
+"""Revocation services (remove from org, regenerate/delete, one token), secret generations and
+pruning."""
 
+import json
 from datetime import timedelta
 from io import StringIO
 from uuid import UUID
@@ -10,9 +12,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from oauthapps.models import AppGrant, IssuedToken
-from oauthapps.tokens import selectors, services
+from oauthapps.services import oauth_app_regenerate_secret, oauth_app_rotate_secret
+from oauthapps.tokens import selectors, services, state
 from tests.factories import OrganizationFactory
-from tests.tokens.fixtures import get_token
+from tests.tokens.fixtures import Credentials, get_token, post_form
 
 
 def jti_of(body: dict) -> UUID:
@@ -152,3 +155,83 @@ def test_deleting_an_organization_deletes_its_token_rows(api_client, app, org):
     org_id = org.pk
     org.delete()
     assert not IssuedToken.objects.filter(organization_id=org_id).exists()
+
+
+def introspected_active(client, creds, token: str) -> bool:
+    response = post_form(
+        client, "/oauth/introspect", {"token": token}, Authorization=creds.basic
+    )
+    return json.loads(response.content)["active"]
+
+
+def test_a_regeneration_revokes_a_token_obtained_with_the_old_secret_whose_row_lands_after_it(
+    api_client, app, org, owner, monkeypatch
+):
+    """The race of a token request against a regeneration: the request authenticated with the
+    old secret, the regeneration committed, then the request recorded its token (later than
+    tokens_revoked_before, so times cannot tell). The token is refused all the same."""
+    from oauthapps.tokens import validator
+
+    authenticate = validator.matching_secret_generation
+    new = {}
+
+    def authenticate_then_regenerate(app_row, secret):
+        generation = authenticate(app_row, secret)
+        _, new["secret"] = oauth_app_regenerate_secret(
+            app=app.app, regenerated_by=owner
+        )
+        return generation
+
+    monkeypatch.setattr(
+        validator, "matching_secret_generation", authenticate_then_regenerate
+    )
+    # A worker that has not seen this client: the general (oauthlib) path authenticates it.
+    state.apps.clear()
+    old_secret_token = get_token(api_client, app)["access_token"]
+    monkeypatch.undo()
+
+    row = IssuedToken.objects.get(jti=jti_of({"access_token": old_secret_token}))
+    assert row.revoked_at is None and row.secret_generation == 1
+    app.app.refresh_from_db()
+    assert row.issued_at > app.app.tokens_revoked_before
+    assert row.is_revoked
+    assert not is_active(row.jti)
+    api = api_client.get(
+        f"/api/v1/orgs/{org.pk}",
+        headers={"Authorization": f"Bearer {old_secret_token}"},
+    )
+    assert api.status_code == 401
+    creds = Credentials(
+        app=app.app, client_id=app.client_id, client_secret=new["secret"]
+    )
+    assert not introspected_active(api_client, creds, old_secret_token)
+    # The new secret's tokens work.
+    assert is_active(jti_of(get_token(api_client, creds)))
+
+
+def test_a_rotation_keeps_tokens_of_the_previous_secret_until_a_regeneration(
+    api_client, app, owner
+):
+    old = jti_of(get_token(api_client, app))
+    _, rotated = oauth_app_rotate_secret(app=app.app, rotated_by=owner)
+    current = Credentials(app=app.app, client_id=app.client_id, client_secret=rotated)
+    # During the overlap, both secrets work, and each token records whose it is.
+    with_previous = jti_of(get_token(api_client, app))
+    with_current = jti_of(get_token(api_client, current))
+    generations = dict(
+        IssuedToken.objects.filter(
+            jti__in=[old, with_previous, with_current]
+        ).values_list("jti", "secret_generation")
+    )
+    assert generations == {old: 1, with_previous: 1, with_current: 2}
+    assert all(is_active(jti) for jti in generations)
+
+    _, regenerated = oauth_app_regenerate_secret(app=app.app, regenerated_by=owner)
+
+    assert not any(is_active(jti) for jti in generations)
+    newest = Credentials(
+        app=app.app, client_id=app.client_id, client_secret=regenerated
+    )
+    jti = jti_of(get_token(api_client, newest))
+    assert IssuedToken.objects.get(jti=jti).secret_generation == 3
+    assert is_active(jti)
