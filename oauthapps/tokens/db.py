@@ -23,10 +23,15 @@
 - Either way one runner per connection is kept and reused (making and closing a cursor per
   statement cost about as much as running it), and it is replaced whenever Django opens a new
   connection.
+- `execute_meanwhile` overlaps a write with work of this process: on the libpq path the statement
+  is sent, the work runs while PostgreSQL executes it, and only then is the answer read. The token
+  endpoint signs the token meanwhile, and its worker usually finds the answer waiting instead of
+  sleeping on the socket until PostgreSQL is done (fewer context switches, lower latency).
 """
 
 import itertools
-from collections.abc import Sequence
+import select
+from collections.abc import Callable, Sequence
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
@@ -47,6 +52,13 @@ def _prepared_cursor_class() -> type:
             return super().execute(query, params, prepare=True, binary=binary)
 
     return PreparedCursor
+
+
+def _psycopg():
+    """psycopg, imported on PostgreSQL only."""
+    import psycopg
+
+    return psycopg
 
 
 def _postgres_placeholders(sql: str) -> bytes:
@@ -85,24 +97,66 @@ class _Libpq:
         self.prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
         self.rows: list[tuple] = []
         self.rowcount = -1
+        self.sent: tuple = ()  # what send() sent last, to send again if it must be prepared again
 
     def execute(self, sql: str, params: Sequence[object]) -> None:
+        name, values, formats = self._bind(sql, params)
+        self._keep(self.pgconn.exec_prepared(name, values, formats))
+
+    def send(self, sql: str, params: Sequence[object]) -> None:
+        """Send the statement without waiting for its answer (`receive` reads it)."""
+        name, values, formats = self._bind(sql, params)
+        pgconn = self.pgconn
+        pgconn.send_query_prepared(name, values, formats)
+        while pgconn.flush():  # the socket's buffer is full (a nonblocking connection)
+            select.select([], [pgconn.socket], [])
+
+    def receive(self) -> None:
+        """Wait for the answer of the statement sent, and keep its rows or row count."""
+        result = self._next_result()
+        while (
+            self._next_result() is not None
+        ):  # libpq ends each answer with a null result
+            pass
+        if result is None:
+            raise _psycopg().OperationalError("the connection is lost")
+        self._keep(result)
+
+    def _next_result(self):
+        # PQgetResult would wait holding the GIL (other threads of a gthread worker would
+        # stop): wait in select(), which releases it, until libpq has what it needs.
+        pgconn = self.pgconn
+        pgconn.consume_input()
+        while pgconn.is_busy():
+            select.select([pgconn.socket], [], [])
+            pgconn.consume_input()
+        return pgconn.get_result()
+
+    def _bind(
+        self, sql: str, params: Sequence[object]
+    ) -> tuple[bytes, Sequence[bytes | None], Sequence[int]]:
+        """The prepared statement's name and the parameters, dumped as psycopg would."""
         transformer = self.transformer
         values = transformer.dump_sequence(params, [self.auto] * len(params))
         types = tuple(transformer.types or ())
         formats = transformer.formats
+        self.sent = (sql, types, values, formats)
         name = self.prepared.get((sql, types)) or self._prepare(sql, types)
-        result = self.pgconn.exec_prepared(name, values, formats)
+        return name, values, formats
+
+    def _keep(self, result) -> None:
+        """Check the statement's result and keep its rows or row count."""
         if result.error_field(self.sqlstate) == b"26000":
             # The statement was deallocated behind our back (psycopg runs DEALLOCATE ALL after a
             # rollback when it has prepared statements of its own): prepare it again, once.
+            sql, types, values, formats = self.sent
             self.prepared.clear()
             name = self._prepare(sql, types)
             result = self.pgconn.exec_prepared(name, values, formats)
         self._check(result)
         if result.status == self.tuples_ok:
-            transformer.set_pgresult(result)
-            self.rows = transformer.load_rows(0, result.ntuples, tuple)
+            self.transformer.set_pgresult(result)
+            self.rows = self.transformer.load_rows(0, result.ntuples, tuple)
         else:
             self.rows = []
         tuples = result.command_tuples
@@ -120,12 +174,11 @@ class _Libpq:
     def _check(self, result) -> None:
         if result.status in self.ok:
             return
-        import psycopg
         from psycopg import errors
 
         if self.pgconn.status != self.connection_ok:
             message = self.pgconn.error_message.decode("utf-8", "replace").strip()
-            raise psycopg.OperationalError(f"the connection is lost: {message}")
+            raise _psycopg().OperationalError(f"the connection is lost: {message}")
         raise errors.error_from_result(
             result, encoding=self.psycopg_connection.info.encoding
         )
@@ -225,3 +278,35 @@ def execute(sql: str, params: Sequence[object]) -> int:
     Never retried: had it reached the server before the connection broke, running it again
     would write twice. The caller decides (the token fast path falls back to the general path)."""
     return _run(connections[DEFAULT_DB_ALIAS], sql, params, fetch=False)  # type: ignore[return-value]
+
+
+def execute_meanwhile[T](
+    sql: str, params: Sequence[object], meanwhile: Callable[[], T]
+) -> tuple[int, T]:
+    """Run a write as `execute` does, and `meanwhile()` while PostgreSQL executes it: (the row
+    count, what `meanwhile` returned). `meanwhile` must not use the database.
+
+    On the libpq path (PostgreSQL, outside a transaction, queries not logged) the statement is
+    sent first and its answer read after `meanwhile` returns, or raises. Elsewhere the statement
+    runs first, then `meanwhile`."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        return execute(sql, params), meanwhile()
+    cursor = _cursor(connection)
+    libpq = cursor.cursor
+    if not isinstance(libpq, _Libpq):
+        return execute(sql, params), meanwhile()
+    try:
+        # What CursorWrapper.execute does around a statement, in two halves.
+        connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors:
+            libpq.send(sql, params)
+        try:
+            result = meanwhile()
+        finally:  # the answer is read either way: the connection must be left idle
+            with connection.wrap_database_errors:
+                libpq.receive()
+    except BaseException:
+        _forget_cursor(connection)
+        raise
+    return libpq.rowcount, result

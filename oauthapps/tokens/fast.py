@@ -9,6 +9,8 @@ row only happens while the version is unchanged (services.issued_token_record_if
 something changed in between (a secret regenerated, the app disabled, a grant removed, anywhere,
 by any instance), nothing is written and the request takes the general path, which reads the
 database again. The answer is therefore the one the general path would give at that moment.
+The token is signed while PostgreSQL runs that INSERT (db.execute_meanwhile), and dropped unsent
+if the row was not written.
 
 Everything the fast path does not vouch for goes the general way (server.ConsoleOAuthLibCore and
 oauthlib), unchanged: every error, every request of a client this process has not seen since the
@@ -98,8 +100,11 @@ def token_response(request: HttpRequest) -> HttpResponse | None:
     token = access_tokens.new_token(
         client_id=app.client_id, org_id=grant.org_id, scopes=scopes, lifetime=lifetime
     )
+    key = keys.signing_key()  # (may read the database, once a minute: not meanwhile)
     try:
-        recorded = services.issued_token_record_if_unchanged(
+        # Signed while PostgreSQL records it; a token whose row was not written is dropped.
+        recorded, signed = services.issued_token_record_if_unchanged(
+            meanwhile=lambda: access_tokens.sign(token.claims, key),
             version=version,
             jti=token.jti,
             app_id=app.pk,
@@ -120,7 +125,7 @@ def token_response(request: HttpRequest) -> HttpResponse | None:
     if not recorded:
         return None
     body = {
-        "access_token": access_tokens.sign(token.claims, keys.signing_key()),
+        "access_token": signed,
         "expires_in": lifetime,
         "token_type": "bearer",
         "scope": token.claims["scope"],

@@ -4,6 +4,7 @@ Revocation is exact and immediate on every instance, because every API call and 
 reads the IssuedToken row (selectors.issued_token_active) instead of trusting a cache.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from uuid import UUID
@@ -63,9 +64,13 @@ def _insert_values(row: dict) -> list[object]:
     ]
 
 
-def issued_token_record_if_unchanged(*, version: int, **row) -> bool:
+def issued_token_record_if_unchanged[T](
+    *, version: int, meanwhile: Callable[[], T], **row
+) -> tuple[bool, T]:
     """Record a token just issued (as `issued_token_record`), but only if the token state version
-    is still `version`: the one the caller read the app and its grants at. Returns whether it did.
+    is still `version`: the one the caller read the app and its grants at. Returns whether it did,
+    and what `meanwhile()` returned: the caller's work (it must not use the database) runs while
+    PostgreSQL executes the statement (db.execute_meanwhile).
 
     The token endpoint's fast path decides from what this process remembers of the app; this one
     statement both confirms that nothing it depends on has changed since, and writes the row, in
@@ -73,7 +78,9 @@ def issued_token_record_if_unchanged(*, version: int, **row) -> bool:
     database.
     """
     values = [*_insert_values(row), version]
-    return db.execute(_insert_sql(connection.vendor, if_version=True), values) == 1
+    sql = _insert_sql(connection.vendor, if_version=True)
+    rowcount, result = db.execute_meanwhile(sql, values, meanwhile)
+    return rowcount == 1, result
 
 
 def issued_token_record(

@@ -183,3 +183,94 @@ def test_placeholders():
         db._postgres_placeholders("SELECT %s, '%%s', %s WHERE a LIKE 'x%%'")
         == b"SELECT $1, '%s', $2 WHERE a LIKE 'x%'"
     )
+
+
+# --- a write overlapped with the process's own work (db.execute_meanwhile) ----------------------
+
+
+def insert_token_row(app, org) -> tuple[str, list]:
+    """The token endpoint's conditional INSERT, for the current version: (sql, params)."""
+    now = timezone.now()
+    row = {
+        "jti": uuid.uuid4(),
+        "app_id": app.app.pk,
+        "organization_id": org.pk,
+        "scope": "org:member",
+        "issued_at": now,
+        "expires_at": now,
+        "secret_generation": 1,
+    }
+    version = state.split(db.fetch_all(f"SELECT {state.version_sql()}, 0", []))[0]
+    return services._insert_sql(connection.vendor, if_version=True), [
+        *services._insert_values(row),
+        version,
+    ]
+
+
+def test_a_write_runs_through_libpq_while_the_work_is_done(app, org):
+    sql, params = insert_token_row(app, org)
+    order = []
+
+    def work() -> str:
+        # The statement was sent before the work began: PostgreSQL has it, unanswered.
+        assert connection.connection.pgconn.transaction_status != 0  # not IDLE
+        order.append("work")
+        return "signed"
+
+    assert db.execute_meanwhile(sql, params, work) == (1, "signed")
+    assert order == ["work"]
+    assert sql in {statement for statement, _ in libpq_statements()}
+    assert IssuedToken.objects.count() == 1
+
+
+def test_a_write_whose_condition_fails_writes_nothing(app, org):
+    sql, params = insert_token_row(app, org)
+    params[-1] += 1  # another version than the database's
+    assert db.execute_meanwhile(sql, params, lambda: "signed") == (0, "signed")
+    assert IssuedToken.objects.count() == 0
+
+
+def test_when_the_work_fails_the_answer_is_still_read(app, org):
+    sql, params = insert_token_row(app, org)
+
+    def work() -> str:
+        raise ValueError("the signature failed")
+
+    with pytest.raises(ValueError):
+        db.execute_meanwhile(sql, params, work)
+    # The statement completed, and the connection is idle again for the next one.
+    assert IssuedToken.objects.count() == 1
+    assert connection.connection.pgconn.transaction_status == 0  # IDLE
+    assert db.execute_meanwhile(*insert_token_row(app, org), lambda: 1) == (1, 1)
+
+
+def test_a_write_deallocated_behind_its_back_is_prepared_again(app, org):
+    assert db.execute_meanwhile(*insert_token_row(app, org), lambda: 1) == (1, 1)
+    connection.connection.execute("DEALLOCATE ALL")
+    assert db.execute_meanwhile(*insert_token_row(app, org), lambda: 2) == (1, 2)
+    assert IssuedToken.objects.count() == 2
+
+
+def test_a_failed_write_raises_djangos_error_and_leaves_fresh_runners(app, org):
+    assert db.execute_meanwhile(*insert_token_row(app, org), lambda: 1) == (1, 1)
+    with pytest.raises(ProgrammingError):
+        db.execute_meanwhile("INSERT INTO no_such_table VALUES (%s)", [1], lambda: 1)
+    assert runners() is None
+    assert db.execute_meanwhile(*insert_token_row(app, org), lambda: 1) == (1, 1)
+
+
+def test_inside_a_transaction_the_write_runs_first_then_the_work(app, org):
+    sql, params = insert_token_row(app, org)
+    with transaction.atomic():
+        assert db.execute_meanwhile(sql, params, lambda: "signed") == (1, "signed")
+        assert IssuedToken.objects.count() == 1
+    assert sql not in {statement for statement, _ in libpq_statements()}
+
+
+def test_a_token_from_the_fast_path_is_recorded_and_works(api_client, app, org):
+    get_token(api_client, app)  # the general path; the worker now remembers the app
+    token = get_token(api_client, app)["access_token"]  # the fast path, through libpq
+    sql = services._insert_sql(connection.vendor, if_version=True)
+    assert sql in {statement for statement, _ in libpq_statements()}
+    assert IssuedToken.objects.count() == 2
+    assert api_get(api_client, org, token).status_code == 200
