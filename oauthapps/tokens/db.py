@@ -114,9 +114,8 @@ class _Libpq:
     def receive(self) -> None:
         """Wait for the answer of the statement sent, and keep its rows or row count."""
         result = self._next_result()
-        while (
-            self._next_result() is not None
-        ):  # libpq ends each answer with a null result
+        # libpq ends each answer with a null result: read up to it, leaving the connection idle.
+        while self._next_result() is not None:
             pass
         if result is None:
             raise _psycopg().OperationalError("the connection is lost")
