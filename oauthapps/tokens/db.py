@@ -289,10 +289,7 @@ def execute_meanwhile[T](
     sent first and its answer read after `meanwhile` returns, or raises. Elsewhere the statement
     runs first, then `meanwhile`."""
     connection = connections[DEFAULT_DB_ALIAS]
-    if connection.vendor != "postgresql":
-        return execute(sql, params), meanwhile()
-    cursor = _cursor(connection)
-    libpq = cursor.cursor
+    libpq = _cursor(connection).cursor if connection.vendor == "postgresql" else None
     if not isinstance(libpq, _Libpq):
         return execute(sql, params), meanwhile()
     try:

@@ -27,8 +27,8 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauthapps.tokens import access_tokens, keys, services, state
 from oauthapps.tokens.server import parse_form
 from oauthapps.tokens.validator import (
-    basic_credentials,
     choose_grant,
+    client_credentials,
     effective_scopes,
     matching_secret_generation,
     may_use_client_credentials,
@@ -50,32 +50,20 @@ def _form(request: HttpRequest) -> dict[str, str] | None:
     return form
 
 
-def _credentials(request: HttpRequest, form: dict[str, str]) -> tuple[str, str] | None:
-    """(client_id, secret) when the request authenticates in exactly one acceptable way
-    (the rules of validator.ConsoleOAuth2Validator.authenticate_client)."""
-    basic = basic_credentials(request.META.get("HTTP_AUTHORIZATION", ""))
-    form_client_id, form_secret = form.get("client_id"), form.get("client_secret")
-    if basic is not None:
-        if form_secret or (form_client_id and form_client_id != basic[0]):
-            return None
-        client_id, secret = basic
-    else:
-        client_id, secret = form_client_id or "", form_secret or ""
-    if not client_id or not secret:
-        return None
-    return client_id, secret
-
-
 def token_response(request: HttpRequest) -> HttpResponse | None:
     """The token response if this request can be answered from what the process remembers and
     the database confirms it; None to let the general path answer."""
     form = _form(request)
     if form is None or form.get("grant_type") != "client_credentials":
         return None
-    credentials = _credentials(request, form)
-    if credentials is None:
+    try:
+        client_id, secret = client_credentials(
+            request.META.get("HTTP_AUTHORIZATION", ""),
+            form.get("client_id"),
+            form.get("client_secret"),
+        )
+    except errors.OAuth2Error:
         return None
-    client_id, secret = credentials
     org_id, org_id_valid = parse_org_id(form.get("orgId"))
     remembered = state.apps.get((client_id, org_id))
     if remembered is None:

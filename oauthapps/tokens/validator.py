@@ -54,6 +54,42 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+def client_credentials(
+    authorization: str,
+    form_client_id: str | None,
+    form_secret: str | None,
+    *,
+    request: Request | None = None,
+) -> tuple[str, str]:
+    """(client_id, secret) as the request presents them, in exactly one way: HTTP Basic, or
+    client_id and client_secret in the body (RFC 6749 §2.3.1); raises the §5.2 error otherwise.
+    The secret is not checked here."""
+    basic = basic_credentials(authorization)
+    # RFC 6749 §3.2: a parameter sent without a value counts as omitted.
+    form_secret = form_secret or None
+    if basic is not None:
+        if form_secret is not None:
+            raise errors.InvalidRequestError(
+                description="Use one way to authenticate the client: HTTP Basic or client_secret in the body, not both.",
+                request=request,
+            )
+        client_id, secret = basic
+        if form_client_id and form_client_id != client_id:
+            raise errors.InvalidRequestError(
+                description="The client_id in the body differs from the one in the Authorization header.",
+                request=request,
+            )
+    else:
+        client_id, secret = form_client_id or "", form_secret
+    if not client_id or secret is None:
+        raise errors.InvalidClientError(
+            description="Authenticate the client: HTTP Basic with the client ID and secret, "
+            "or client_id and client_secret in the body.",
+            request=request,
+        )
+    return client_id, secret
+
+
 def parse_org_id(raw: str | None) -> tuple[uuid.UUID | None, bool]:
     """The orgId parameter as a UUID, and whether it was well formed (absent counts as well formed)."""
     if not raw:
@@ -164,29 +200,12 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         return False  # no public clients
 
     def authenticate_client(self, request: Request, *args, **kwargs) -> bool:
-        basic = basic_credentials(request.headers.get("Authorization", ""))
-        # RFC 6749 §3.2: a parameter sent without a value counts as omitted.
-        form_client_id, form_secret = request.client_id, request.client_secret or None
-        if basic is not None:
-            if form_secret is not None:
-                raise errors.InvalidRequestError(
-                    description="Use one way to authenticate the client: HTTP Basic or client_secret in the body, not both.",
-                    request=request,
-                )
-            client_id, secret = basic
-            if form_client_id and form_client_id != client_id:
-                raise errors.InvalidRequestError(
-                    description="The client_id in the body differs from the one in the Authorization header.",
-                    request=request,
-                )
-        else:
-            client_id, secret = form_client_id or "", form_secret
-        if not client_id or secret is None:
-            raise errors.InvalidClientError(
-                description="Authenticate the client: HTTP Basic with the client ID and secret, "
-                "or client_id and client_secret in the body.",
-                request=request,
-            )
+        client_id, secret = client_credentials(
+            request.headers.get("Authorization", ""),
+            request.client_id,
+            request.client_secret,
+            request=request,
+        )
         app = self._load_app(client_id, request)
         generation = None
         if app is not None and not app.is_disabled:
