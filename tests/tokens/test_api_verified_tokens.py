@@ -7,6 +7,7 @@ does, so every memory is live; each change is made behind its back, as another i
 """
 
 import json
+import uuid
 from datetime import timedelta
 
 import jwt
@@ -123,7 +124,7 @@ def test_a_remembered_token_is_refused_once_it_expires(
         refused_because(api_get(api_client, org, token))
         == "The access token has expired."
     )
-    # Introspection and revocation may still read an expired token's claims (remembered again).
+    # verify(allow_expired=True) still reads an expired token's claims (remembered again).
     assert access_tokens.verify(token, allow_expired=True).claims["exp"] == exp
     now["time"] = exp + 3600
     with pytest.raises(access_tokens.InvalidAccessToken, match="expired"):
@@ -235,3 +236,19 @@ def test_the_memory_of_verified_tokens_is_bounded():
     assert state.verified_tokens.max_entries <= 10_000
     # Tokens are at most MAX_TOKEN_LENGTH characters; the total stays within a few MB.
     assert state.verified_tokens.max_size <= 16 * 1024 * 1024
+    # More valid tokens than it may hold: the oldest are forgotten, the newest remembered.
+    key = keys.signing_key()
+    tokens = []
+    for _ in range(state.verified_tokens.max_entries + 50):
+        claims = access_tokens.new_token(
+            client_id="c" * 40,
+            org_id=uuid.uuid4(),
+            scopes=["org:member"],
+            lifetime=600,
+        ).claims
+        tokens.append(access_tokens.sign(claims, key))
+        access_tokens.verify(tokens[-1])
+    assert len(state.verified_tokens) == state.verified_tokens.max_entries
+    assert state.verified_tokens.size <= state.verified_tokens.max_size
+    assert state.verified_tokens.get(tokens[0]) is None
+    assert state.verified_tokens.get(tokens[-1]) is not None
