@@ -154,14 +154,11 @@ _COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)
 
 @dataclass(frozen=True, slots=True)
 class _Verified:
-    """A token this process has verified: its claims, the key object that verified them and the
-    issuer they were checked against."""
+    """A token this process has verified: its claims (their `iss` was checked against the issuer
+    of the moment) and the key object that verified them."""
 
     claims: AccessTokenClaims
-    kid: str
     key: keys.LoadedKey
-    issuer: str
-    exp: int
 
 
 def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
@@ -182,32 +179,22 @@ def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
     verified: _Verified | None = state.verified_tokens.get(token)  # type: ignore[assignment]
     if (
         verified is not None
-        and keys.verification_key(verified.kid) is verified.key
-        and verified.issuer == issuer()
+        and keys.verification_key(verified.key.kid) is verified.key
+        and verified.claims.claims["iss"] == issuer()
     ):
-        if verified.exp <= time.time() and not allow_expired:
+        if verified.claims.claims["exp"] <= time.time() and not allow_expired:
             state.verified_tokens.discard(token)
             raise InvalidAccessToken("The access token has expired.")
         return verified.claims
-    claims, kid, key = _verify_in_full(token, allow_expired=allow_expired)
-    state.verified_tokens.put(
-        token,
-        _Verified(
-            claims=claims,
-            kid=kid,
-            key=key,
-            issuer=issuer(),
-            exp=claims.claims["exp"],
-        ),
-        size=len(token),
-    )
+    claims, key = _verify_in_full(token, allow_expired=allow_expired)
+    state.verified_tokens.put(token, _Verified(claims=claims, key=key), size=len(token))
     return claims
 
 
 def _verify_in_full(
     token: str, *, allow_expired: bool
-) -> tuple[AccessTokenClaims, str, keys.LoadedKey]:
-    """verify() without the memory: the claims, and the kid and key that verified them."""
+) -> tuple[AccessTokenClaims, keys.LoadedKey]:
+    """verify() without the memory: the claims, and the key that verified them."""
     match = _COMPACT_JWS.fullmatch(token)
     if match is None:
         raise InvalidAccessToken("The access token is malformed.")
@@ -246,7 +233,7 @@ def _verify_in_full(
         raise
     except (InvalidSignature, ValueError, TypeError, AttributeError, binascii.Error):
         raise InvalidAccessToken("The access token is invalid.") from None
-    return verified, kid, key
+    return verified, key
 
 
 def _check_claims(claims: object, *, allow_expired: bool) -> None:
