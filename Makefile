@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench profile-token soak faults clean
+.PHONY: run test lint format bench bench-console profile-token soak faults clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "No Python >= 3.12 found. Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -35,6 +35,11 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-run
 	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Every console page at scale (seed_scale on a throwaway PostgreSQL database): SQL, p50/p95, bytes.
+# BENCH_CONSOLE_DATABASE_URL picks the database; BENCH_CONSOLE_ARGS="--repeat 40 --keep" passes options.
+bench-console: $(VENV)/.installed-run
+	$(BIN)/python bench/console.py $(BENCH_CONSOLE_ARGS)
 
 # Where one token request spends its time: SQL statements, CPU per request, pyinstrument profile.
 # PROFILE_ARGS="--target api" profiles the API's token check instead; --html FILE for the full tree.

@@ -381,24 +381,3 @@ class ClientIdForm(forms.Form):
             attrs={"autocomplete": "off", "spellcheck": "false", "class": "mono"}
         ),
     )
-
-
-class AuditFilterForm(forms.Form):
-    """The audit log's filters (GET). Unknown values are errors, shown as such, never guessed."""
-
-    action = forms.ChoiceField(label="Action", required=False)
-    app = forms.ChoiceField(label="App", required=False)
-    actor = forms.ChoiceField(label="Who", required=False)
-
-    def __init__(
-        self,
-        *args: Any,
-        actions: list[tuple[str, str]],
-        apps: list[tuple[str, str]],
-        actors: list[tuple[str, str]],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "All actions"), *actions]
-        self.fields["app"].choices = [("", "All apps"), *apps]
-        self.fields["actor"].choices = [("", "Everyone"), *actors]

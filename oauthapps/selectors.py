@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import AppGrant, OAuthApp
-from orgs.models import AuditEvent, Organization, OrganizationService, Service
+from orgs.models import Organization, OrganizationService, Service
 from orgs.selectors import organization_service_slugs
 
 ORG_GROUP = "org"
@@ -117,27 +117,6 @@ def scope_catalog(*, org: Organization | None = None) -> ScopeCatalog:
         for service in Service.objects.prefetch_related("roles").order_by("name")
     )
     return ScopeCatalog(groups=(org_group, *service_groups))
-
-
-def oauth_apps_for_org(*, org: Organization) -> QuerySet[OAuthApp]:
-    """Apps owned by the org, with what the list shows loaded up front (three queries in all)."""
-    return (
-        OAuthApp.objects.filter(organization=org)
-        .select_related("created_by")
-        .prefetch_related("grants__organization")
-        .order_by("name")
-    )
-
-
-def grants_from_other_orgs(*, org: Organization) -> QuerySet[AppGrant]:
-    """The grants of apps owned elsewhere and added to this org, with each app and its owning
-    org (one query), by app name."""
-    return (
-        AppGrant.objects.filter(organization=org)
-        .exclude(app__organization=org)
-        .select_related("app__organization")
-        .order_by("app__name")
-    )
 
 
 def _with_page_relations(queryset: QuerySet[OAuthApp]) -> QuerySet[OAuthApp]:
@@ -337,51 +316,3 @@ AUDIT_TARGETS = {
     "service": "Service",
     "organization": "Organization",
 }
-
-
-@dataclass(frozen=True)
-class AuditFilterChoices:
-    actions: list[tuple[str, str]]
-    apps: list[tuple[str, str]]  # (app id, latest name seen in the log)
-    actors: list[tuple[str, str]]  # (user id, email)
-
-
-def audit_filter_choices(*, org: Organization) -> AuditFilterChoices:
-    """What the org's audit log can be filtered by: the actions, apps and people in it (three
-    small queries over the org's events, deleted apps and people included)."""
-    events = AuditEvent.objects.filter(organization=org).order_by()
-    present = set(events.values_list("action", flat=True).distinct())
-    actions = [(key, label) for key, label in AUDIT_ACTIONS.items() if key in present]
-    actions += [(key, key) for key in sorted(present - AUDIT_ACTIONS.keys())]
-    apps: dict[str, str] = {}
-    for target_id, label in (
-        events.filter(target_type=APP_TARGET)
-        .order_by("created_at", "id")
-        .values_list("target_id", "target_label")
-    ):
-        apps[target_id] = label  # the newest name wins
-    actors = (
-        events.filter(actor__isnull=False)
-        .values_list("actor_id", "actor_label")
-        .distinct()
-        .order_by("actor_label")
-    )
-    return AuditFilterChoices(
-        actions=actions,
-        apps=sorted(apps.items(), key=lambda item: item[1].lower()),
-        actors=[(str(actor_id), label) for actor_id, label in actors],
-    )
-
-
-def audit_events_for_org(
-    *, org: Organization, action: str = "", app_id: str = "", actor_id: str = ""
-) -> QuerySet[AuditEvent]:
-    """The org's audit events, newest first, filtered by action, app and actor when given."""
-    events = AuditEvent.objects.filter(organization=org).order_by("-created_at", "-id")
-    if action:
-        events = events.filter(action=action)
-    if app_id:
-        events = events.filter(target_type=APP_TARGET, target_id=app_id)
-    if actor_id:
-        events = events.filter(actor_id=actor_id)
-    return events

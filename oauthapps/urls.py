@@ -37,4 +37,9 @@ urlpatterns = [
     ),
     path(APP + "regrant/", views.app_regrant, name="app_regrant"),
     path("orgs/<uuid:org_id>/audit-log/", views.audit_log, name="audit_log"),
+    path(
+        "orgs/<uuid:org_id>/audit-log/export.csv",
+        views.audit_log_export,
+        name="audit_log_export",
+    ),
 ]

@@ -4,12 +4,12 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.http import AuthedRequest
+from console.lists import render_list
 from orgs import selectors, services
 from orgs.forms import (
     MemberAddForm,
@@ -17,6 +17,12 @@ from orgs.forms import (
     OrganizationForm,
     OrgSwitchForm,
     SignupForm,
+)
+from orgs.lists import (
+    MemberListForm,
+    NotificationListForm,
+    members_page,
+    notifications_page,
 )
 from orgs.models import Membership
 from orgs.permissions import (
@@ -26,8 +32,6 @@ from orgs.permissions import (
     membership_of,
     org_access,
 )
-
-NOTIFICATIONS_PER_PAGE = 50
 
 
 @require_GET
@@ -114,19 +118,19 @@ def _member_list_page(
     change_target: Membership | None = None,
 ) -> HttpResponse:
     roles = assignable_roles(request.membership)
-    rows = [
-        (m, can_manage_member(request.membership, m))
-        for m in selectors.members_for_org(org=request.org)
-    ]
+    form = MemberListForm(request.GET)
+    listing = members_page(org=request.org, query=form.parse())
     context = {
         "org": request.org,
-        "rows": rows,
+        "form": form,
+        "listing": listing,
+        "rows": [(m, can_manage_member(request.membership, m)) for m in listing.rows],
         "roles": roles,
         "add_form": add_form or MemberAddForm(roles=roles),
         "change_form": change_form,
         "change_target": change_target,
     }
-    return render(request, "orgs/member_list.html", context)
+    return render_list(request, "orgs/member_list.html", context)
 
 
 @require_http_methods(["GET"])
@@ -239,12 +243,11 @@ def service_remove(request: AuthedRequest, org_id: UUID, slug: str) -> HttpRespo
 
 @require_http_methods(["GET"])
 def notification_list(request: AuthedRequest) -> HttpResponse:
-    notifications = selectors.notifications_for_user(user=request.user)
-    page = Paginator(notifications, NOTIFICATIONS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    rows = [(n, services.is_console_path(n.link)) for n in page]
-    return render(request, "orgs/notification_list.html", {"page": page, "rows": rows})
+    form = NotificationListForm(request.GET)
+    listing = notifications_page(user=request.user, query=form.parse())
+    rows = [(n, services.is_console_path(n.link)) for n in listing.rows]
+    context = {"form": form, "listing": listing, "rows": rows}
+    return render_list(request, "orgs/notification_list.html", context)
 
 
 @require_POST

@@ -251,6 +251,9 @@ ROUTES: list[Route] = [
     Route("oauthapps:app_regrant", org_and_app, "post", only("owner", ok=404)),
     # Audit log
     Route("oauthapps:audit_log", org, "get", only("owner", "administrator", ok=200)),
+    Route(
+        "oauthapps:audit_log_export", org, "get", only("owner", "administrator", ok=200)
+    ),
     # Not org-scoped, listed so that anonymous access is checked too
     Route("home", lambda w: {}, "get", signed_in(302)),
     Route("orgs:org_create", lambda w: {}, "get", signed_in(200)),

@@ -2,7 +2,7 @@
 edit/delete, the secret, the orgs an app is added to, and the org's audit log."""
 
 from oauthapps.views.apps import app_detail, app_list
-from oauthapps.views.audit import audit_log
+from oauthapps.views.audit import audit_log, audit_log_export
 from oauthapps.views.grants import (
     app_add_by_client_id,
     app_add_to_orgs,
@@ -32,4 +32,5 @@ __all__ = [
     "app_remove_from_org",
     "app_rotate_secret",
     "audit_log",
+    "audit_log_export",
 ]

@@ -257,11 +257,14 @@ def test_the_list_shows_owned_apps_and_apps_added_from_elsewhere(
 ):
     theirs = make_app(partner, name="Partner Bot", scopes=["org:member"])
     services.oauth_app_add_to_org(app=theirs.app, org=org, added_by=owner)
-    html = client_as(owner).get(url("app_list", org)).content.decode()
-    owned = html[html.index('id="owned-title"') : html.index('id="added-title"')]
-    added = html[html.index('id="added-title"') :]
+    client = client_as(owner)
+    both = client.get(url("app_list", org)).content.decode()
+    assert 'data-app="Billing Sync"' in both and 'data-app="Partner Bot"' in both
+    owned = client.get(url("app_list", org), {"kind": "owned"}).content.decode()
+    added = client.get(url("app_list", org), {"kind": "added"}).content.decode()
     assert 'data-app="Billing Sync"' in owned and "Partner Bot" not in owned
     assert 'data-added-from="Partner Corp"' in added and "From Partner Corp" in added
+    assert 'data-app="Billing Sync"' not in added
     assert url("app_detail", org, theirs.app) in added
 
 

@@ -1,7 +1,8 @@
 """List pages cost a fixed number of queries however many rows they show (no N+1).
 
 Budget per page: session + user (2), org with membership (1), the shell's switcher and bell (2),
-then the page's own selectors. (Opening another org than the active one adds a session write.)
+then the page's own selectors (a paginated list: its count and its page). (Opening another org
+than the active one adds a session write.)
 """
 
 import pytest
@@ -41,7 +42,7 @@ def busy_org(org, owner):
 @pytest.mark.parametrize(
     ("url_name", "budget"),
     [
-        ("orgs:member_list", 6),
+        ("orgs:member_list", 7),
         ("orgs:service_list", 8),
         ("orgs:org_overview", 6),
     ],
@@ -57,9 +58,13 @@ def test_org_list_pages_have_a_fixed_query_budget(
     assert response.status_code == 200
 
 
-def test_member_list_shows_every_row(client_as, busy_org, owner):
-    response = client_as(owner).get(reverse("orgs:member_list", args=[busy_org.pk]))
-    assert len(response.context["rows"]) == ROWS + 1
+def test_member_list_shows_every_row_a_page_at_a_time(client_as, busy_org, owner):
+    url = reverse("orgs:member_list", args=[busy_org.pk])
+    client = client_as(owner)
+    assert len(client.get(url).context["rows"]) == 25
+    everyone = client.get(url, {"per_page": 100})
+    assert len(everyone.context["rows"]) == ROWS + 1
+    assert f"{ROWS + 1} members" in everyone.content.decode()
 
 
 def test_notification_list_has_a_fixed_query_budget(
