@@ -9,9 +9,10 @@ State changes staff make here go through the same services as the console, so th
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
 from oauthapps import services
@@ -24,11 +25,28 @@ for model in (OAuthApp, AccessToken, Grant, IDToken, RefreshToken):
         admin.site.unregister(model)
 
 
+def scope_list(scopes: list[str] | str) -> str:
+    """Scopes as a readable list (they are stored as JSON, or a space-separated string)."""
+    items = scopes.split() if isinstance(scopes, str) else scopes
+    if not items:
+        return "—"
+    return format_html(
+        '<ul class="scope-list">{}</ul>',
+        format_html_join("", "<li><code>{}</code></li>", ((item,) for item in items)),
+    )
+
+
 class AppGrantInline(admin.TabularInline):
     model = AppGrant
     extra = 0
-    fields = ["organization", "scopes", "granted_by", "granted_at", "updated_at"]
-    readonly_fields = ["granted_at", "updated_at"]
+    fields = [
+        "organization",
+        "granted_scopes",
+        "granted_by",
+        "granted_at",
+        "updated_at",
+    ]
+    readonly_fields = ["granted_scopes", "granted_at", "updated_at"]
     raw_id_fields = ["organization", "granted_by"]
     verbose_name = "organization it was added to"
     verbose_name_plural = "organizations it was added to (grants)"
@@ -37,6 +55,10 @@ class AppGrantInline(admin.TabularInline):
         return (
             super().get_queryset(request).select_related("organization", "granted_by")
         )
+
+    @admin.display(description="scopes granted")
+    def granted_scopes(self, grant: AppGrant) -> str:
+        return scope_list(grant.scopes)
 
 
 class OAuthAppAdminForm(forms.ModelForm):
@@ -68,27 +90,27 @@ class OAuthAppAdmin(admin.ModelAdmin):
         "name",
         "client_id",
         "organization",
-        "app_type",
-        "access_token_ttl_minutes",
+        "ttl",
         "grant_count",
         "is_disabled",
         "created",
     ]
-    list_filter = ["app_type", "is_disabled", "organization", "created"]
-    search_fields = ["name", "=client_id", "organization__name"]
+    # No filter listing every organization (there may be thousands): search by its name.
+    list_filter = ["is_disabled", "created", "app_type"]
+    search_fields = ["name", "=client_id", "organization__name", "=organization__id"]
     list_select_related = ["organization"]
-    date_hierarchy = "created"
+    show_full_result_count = False
     inlines = [AppGrantInline]
     actions = ["revoke_all_tokens", "disable", "enable"]
     fieldsets = [
         (None, {"fields": ["name", "description", "organization", "app_type"]}),
-        ("Tokens", {"fields": ["access_token_ttl_minutes", "scopes"]}),
+        ("Tokens", {"fields": ["access_token_ttl_minutes", "scope_list"]}),
         (
             "Credentials",
             {
                 "fields": [
                     "client_id",
-                    "client_secret",
+                    "secret",
                     "secret_created_at",
                     "previous_secret_expires_at",
                     "tokens_revoked_before",
@@ -106,9 +128,9 @@ class OAuthAppAdmin(admin.ModelAdmin):
     readonly_fields = [
         "organization",
         "app_type",
-        "scopes",
+        "scope_list",
         "client_id",
-        "client_secret",
+        "secret",
         "secret_created_at",
         "previous_secret_expires_at",
         "tokens_revoked_before",
@@ -121,7 +143,15 @@ class OAuthAppAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OAuthApp]:
-        return super().get_queryset(request).annotate(grant_total=Count("grants"))
+        # A subquery, not a JOIN + GROUP BY over every app: PostgreSQL counts only the page's.
+        grants = (
+            AppGrant.objects.filter(app=OuterRef("pk"))
+            .order_by()
+            .values("app")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(grant_total=Subquery(grants))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # apps are created by the wizard or `manage.py create_oauth_app`
@@ -145,7 +175,29 @@ class OAuthAppAdmin(admin.ModelAdmin):
 
     @admin.display(description="organizations", ordering="grant_total")
     def grant_count(self, app: OAuthApp) -> int:
-        return app.grant_total
+        return app.grant_total or 0
+
+    @admin.display(description="TTL", ordering="access_token_ttl_minutes")
+    def ttl(self, app: OAuthApp) -> str:
+        return f"{app.access_token_ttl_minutes} min"
+
+    @admin.display(description="scopes")
+    def scope_list(self, app: OAuthApp) -> str:
+        return scope_list(app.scopes)
+
+    @admin.display(description="client secret")
+    def secret(self, app: OAuthApp) -> str:
+        # Never the stored hash: it is of no use to anyone but an attacker.
+        overlap = (
+            " A previous secret still works (rotation overlap)."
+            if (
+                app.previous_client_secret
+                and app.previous_secret_expires_at
+                and app.previous_secret_expires_at > timezone.now()
+            )
+            else ""
+        )
+        return f"Set, stored hashed (secret number {app.secret_generation}).{overlap}"
 
     @admin.action(description="Revoke all tokens of the selected apps")
     def revoke_all_tokens(
@@ -225,15 +277,16 @@ class IssuedTokenAdmin(admin.ModelAdmin):
         "jti",
         "app",
         "organization",
-        "scope",
+        "scopes",
         "issued_at",
         "expires_at",
         "is_revoked",
     ]
-    list_filter = [RevokedFilter, "issued_at", "organization"]
+    # No date hierarchy (it reads every distinct date) and no list of every organization.
+    list_filter = [RevokedFilter, "issued_at", "expires_at"]
     search_fields = ["=jti", "app__name", "=app__client_id", "organization__name"]
     list_select_related = ["app", "organization"]
-    date_hierarchy = "issued_at"
+    show_full_result_count = False
     actions = ["revoke"]
 
     def get_readonly_fields(
@@ -248,6 +301,10 @@ class IssuedTokenAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: IssuedToken | None = None
     ) -> bool:
         return False
+
+    @admin.display(description="scope")
+    def scopes(self, token: IssuedToken) -> str:
+        return scope_list(token.scope)
 
     @admin.display(description="revoked", boolean=True)
     def is_revoked(self, token: IssuedToken) -> bool:

@@ -58,6 +58,10 @@
         button.closest("dialog").close();
       });
     });
+    // [data-error-summary]: after a failed submit, focus moves to what went wrong (the page's
+    // own `autofocus` does it on a full load; this covers a step swapped in by htmx).
+    var summary = root.querySelector && root.querySelector("[data-error-summary]");
+    if (summary && document.activeElement !== summary) summary.focus();
     // [data-js-only]: controls that need JavaScript (e.g. Copy buttons), hidden until it runs.
     root.querySelectorAll("[data-js-only]").forEach(function (el) { el.hidden = false; });
     // [data-scope-group]: its [data-select-all] box ticks every [data-select-member] box and

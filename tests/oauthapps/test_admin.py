@@ -79,7 +79,7 @@ def test_filters_by_organization_and_type(admin_client, org, creds, other):
     assert names(by_type) == ["Billing Sync", "Deploy Bot"]
 
 
-def test_the_change_page_shows_grants_inline_and_the_secret_hashed_read_only(
+def test_the_change_page_shows_grants_inline_and_neither_secret_nor_hash(
     admin_client, creds
 ):
     response = admin_client.get(
@@ -87,8 +87,10 @@ def test_the_change_page_shows_grants_inline_and_the_secret_hashed_read_only(
     )
     html = response.content.decode()
     assert response.status_code == 200
-    assert "console_secret_sha256$" in html
+    assert "stored hashed" in html
+    assert "console_secret_sha256$" not in html and creds.app.client_secret not in html
     assert creds.client_secret not in html
+    assert "<li><code>org:member</code></li>" in html  # scopes as a list, not JSON
     assert 'name="client_secret"' not in html  # not an input: read-only
     assert "Partner Corp" in html and "Acme Corp" in html  # the grants inline
     assert "Organizations it was added to (grants)" in html
