@@ -100,6 +100,9 @@ class OAuthAppAdmin(admin.ModelAdmin):
     search_fields = ["name", "=client_id", "organization__name", "=organization__id"]
     list_select_related = ["organization"]
     show_full_result_count = False
+    ordering = [
+        "-pk"
+    ]  # newest first, along the primary key's index (no sort of every app)
     inlines = [AppGrantInline]
     actions = ["revoke_all_tokens", "disable", "enable"]
     fieldsets = [
@@ -287,6 +290,9 @@ class IssuedTokenAdmin(admin.ModelAdmin):
     search_fields = ["=jti", "app__name", "=app__client_id", "organization__name"]
     list_select_related = ["app", "organization"]
     show_full_result_count = False
+    # Latest to expire first, along expires_at's index (issued_at has none: the token
+    # endpoint's INSERT stays as cheap as it is).
+    ordering = ["-expires_at"]
     actions = ["revoke"]
 
     def get_readonly_fields(

@@ -98,6 +98,7 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "organization__name", "=organization__id"]
     list_select_related = ["user", "organization"]
     show_full_result_count = False
+    ordering = ["-pk"]  # newest first, along the primary key's index
     autocomplete_fields = ["user", "organization"]
     readonly_fields = ["created_at"]
 

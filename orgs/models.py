@@ -186,6 +186,18 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # An org's log, newest first: its pages (and their count) come from the index alone.
+            models.Index(
+                fields=["organization", "-created_at", "-id"],
+                name="auditevent_org_newest",
+            ),
+            # The log of one app (or member) of an org: a link from the app's page.
+            models.Index(
+                fields=["organization", "target_type", "target_id"],
+                name="auditevent_org_target",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_label}".strip()
