@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
+from console.admin_lists import LargeTableAdmin
 from oauthapps import services
 from oauthapps.models import AppGrant, IssuedToken, OAuthApp
 from oauthapps.selectors import oauth_app_name_taken
@@ -273,7 +274,7 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(IssuedToken)
-class IssuedTokenAdmin(admin.ModelAdmin):
+class IssuedTokenAdmin(LargeTableAdmin):
     """Access tokens issued (their rows; the JWTs themselves are never stored)."""
 
     list_display = [

@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from console.admin_lists import LargeTableAdmin
 from oauthapps.selectors import AUDIT_ACTIONS, AUDIT_TARGETS
 from orgs.models import (
     AuditEvent,
@@ -221,7 +222,7 @@ class AuditTargetFilter(ChoicesFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(LargeTableAdmin):
     """The audit log is append-only: staff read it here, nobody edits or deletes it."""
 
     list_display = [

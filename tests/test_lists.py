@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
+from oauthapps import lists as audit_lists
 from oauthapps.models import AppGrant, OAuthApp
 from orgs import services as org_services
 from orgs.models import AuditEvent, Membership, Notification
@@ -353,6 +354,23 @@ def test_audit_shows_times_with_their_zone_and_readable_member_changes(
     assert "is_developer" not in html and "False" not in html
     assert "Member → Administrator, Developer" in html
     assert " UTC</time>" in html
+
+
+def test_a_log_too_long_to_count_says_so_and_still_reaches_the_oldest(
+    client_as, world, owner, monkeypatch
+):
+    monkeypatch.setattr(audit_lists, "AUDIT_COUNT_LIMIT", 10)
+    client = client_as(owner)
+    first = client.get(url("audit", world["org"]), {"per_page": 25})
+    html = first.content.decode()
+    assert "Page 1 of 1+ · more than 10 events" in html
+    assert len(names(first)) == 25 and names(first)[0] == "app-29"
+    last = client.get(url("audit", world["org"]), {"per_page": 25, "page": "last"})
+    assert "Last page · more than 10 events" in last.content.decode()
+    assert len(names(last)) == 25 and names(last)[-1] == "app-00"
+    far = client.get(url("audit", world["org"]), {"per_page": 25, "page": "999"})
+    assert "further than this list counts" in far.content.decode()
+    assert names(far) == names(last)
 
 
 def test_audit_csv_export_streams_the_current_filter_safely(client_as, world, owner):
