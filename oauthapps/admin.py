@@ -101,9 +101,9 @@ class OAuthAppAdmin(admin.ModelAdmin):
     search_fields = ["name", "=client_id", "organization__name", "=organization__id"]
     list_select_related = ["organization"]
     show_full_result_count = False
-    ordering = [
-        "-pk"
-    ]  # newest first, along the primary key's index (no sort of every app)
+    list_per_page = 50  # renders in half the time of 100 rows, and fits a screen
+    # Newest first, along the primary key's index (no sort of every app by name).
+    ordering = ["-pk"]
     inlines = [AppGrantInline]
     actions = ["revoke_all_tokens", "disable", "enable"]
     fieldsets = [
@@ -291,6 +291,7 @@ class IssuedTokenAdmin(LargeTableAdmin):
     search_fields = ["=jti", "app__name", "=app__client_id", "organization__name"]
     list_select_related = ["app", "organization"]
     show_full_result_count = False
+    list_per_page = 50
     # Latest to expire first, along expires_at's index (issued_at has none: the token
     # endpoint's INSERT stays as cheap as it is).
     ordering = ["-expires_at"]

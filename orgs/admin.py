@@ -99,6 +99,7 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "organization__name", "=organization__id"]
     list_select_related = ["user", "organization"]
     show_full_result_count = False
+    list_per_page = 50
     ordering = ["-pk"]  # newest first, along the primary key's index
     autocomplete_fields = ["user", "organization"]
     readonly_fields = ["created_at"]
@@ -243,7 +244,7 @@ class AuditEventAdmin(LargeTableAdmin):
         "=organization__id",
     ]
     list_select_related = ["organization"]
-    show_full_result_count = False
+    list_per_page = 50
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: AuditEvent | None = None
