@@ -386,12 +386,18 @@ def render_list(
     request: HttpRequest, template: str, context: dict[str, Any]
 ) -> HttpResponse:
     """The whole page, or only its `#results` partial when htmx asks (not for a history restore,
-    which needs the whole page)."""
+    which needs the whole page). The address htmx pushes is the query as applied: only what
+    differs from the defaults, and nothing that was not usable."""
     htmx = getattr(request, "htmx", None)
     is_fragment = bool(htmx) and not htmx.history_restore_request
     response = render(
         request, f"{template}#results" if is_fragment else template, context
     )
+    if is_fragment and "listing" in context:
+        listing = context["listing"]
+        page = "last" if listing.is_last_of_many else listing.page.number
+        query = listing.query.querystring(page=page)
+        response["HX-Push-Url"] = request.path + (query if query != "?" else "")
     patch_vary_headers(response, ["HX-Request"])
     return response
 

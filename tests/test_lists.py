@@ -166,6 +166,14 @@ def test_htmx_gets_only_the_results_and_links_keep_the_query(client_as, world, o
     # The sort travels with the search form; the pages keep search and sort.
     assert 'name="sort" value="-name" form="list-form"' in body
     assert "?q=app-&amp;sort=-name&amp;page=2" in body
+    # The address htmx shows is the query as applied, without empty or unusable values.
+    assert fragment["HX-Push-Url"] == url("apps", world["org"]) + "?q=app-&sort=-name"
+    odd = client.get(
+        url("apps", world["org"]),
+        {"q": "", "kind": "", "per_page": "7", "page": "2"},
+        headers=HTMX,
+    )
+    assert odd["HX-Push-Url"] == url("apps", world["org"]) + "?page=2"
 
 
 def test_a_history_restore_gets_the_whole_page(client_as, world, owner):
