@@ -49,6 +49,22 @@
         if (dialog) { event.preventDefault(); dialog.showModal(); }
       });
     });
+    // <button data-confirm-with="#dialog" data-confirm-title/-text/-label>: one shared
+    // confirmation dialog for a list; confirming posts the button's own form.
+    root.querySelectorAll("[data-confirm-with]").forEach(function (button) {
+      if (button.dataset.bound) return;
+      button.dataset.bound = "1";
+      button.addEventListener("click", function (event) {
+        var dialog = document.querySelector(button.dataset.confirmWith);
+        if (!dialog) return;
+        event.preventDefault();
+        dialog.querySelector("form").action = button.form.action;
+        dialog.querySelector("[data-confirm-title]").textContent = button.dataset.confirmTitle;
+        dialog.querySelector("[data-confirm-text]").textContent = button.dataset.confirmText;
+        dialog.querySelector("[data-confirm-label]").textContent = button.dataset.confirmLabel;
+        dialog.showModal();
+      });
+    });
     // <button data-close-dialog>: close the dialog it sits in.
     root.querySelectorAll("[data-close-dialog]").forEach(function (button) {
       if (button.dataset.bound) return;
