@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -84,6 +85,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "oauth2_provider",
+    # Our accounts app first: its templates and its createsuperuser come before allauth's and Django's.
+    "accounts",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     "orgs",
     "oauthapps",
     "axes",
@@ -102,6 +109,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -173,14 +182,89 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# The lockout check (django-axes, console/signin.py) runs before the email backend.
+# The lockout check (django-axes, accounts/lockout.py) runs before allauth's email backend.
 AUTHENTICATION_BACKENDS = [
-    "console.signin.LockoutBackend",
-    "orgs.backends.EmailBackend",
+    "accounts.lockout.LockoutBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# Accounts (django-allauth, accounts/adapter.py): sign in with an email address, sign up with a
+# verified one (mandatory verification is what lets sign-up answer the same for a taken address),
+# password reset and change, one email address changed with re-verification, TOTP + recovery codes.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Cloud Services Console: "
+ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
+# One lockout story: django-axes counts wrong passwords and wrong second-factor codes
+# (accounts/lockout.py), so allauth's own failed-login limit is off. Its other limits stay: they
+# throttle what axes does not see (emails sent, sign-ups, resets), and answer 429 with Retry-After.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+# A fresh second factor for sensitive actions, and allauth's own "confirm it's you" prompts.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 15 * 60
+ACCOUNT_REAUTHENTICATION_METHODS = ["password", "mfa"]
+MFA_ADAPTER = "accounts.adapter.MFAAdapter"
+# Passkeys/WebAuthn need inline JSON and JavaScript on allauth's pages; our CSP and the no-JS rule
+# keep them out. TOTP (any authenticator app) with single-use recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Cloud Services Console"
+MFA_FORMS = {
+    "authenticate": "accounts.forms.AuthenticateForm",
+    "reauthenticate": "accounts.forms.ReauthenticateForm",
+}
+# How long an invitation link works.
+CONSOLE_INVITATION_DAYS = env_int("CONSOLE_INVITATION_DAYS", 7)
+
+# Email through Django's mailers: EMAIL_URL (smtp://, submission://, console://, …), else
+# EMAIL_HOST and friends (SMTP), else the console backend when debugging (links in the terminal)
+# and SMTP to localhost:25 in production.
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+if EMAIL_URL:
+    _email = dj_email_url.parse(EMAIL_URL)
+    _mailer = {"BACKEND": _email["EMAIL_BACKEND"]}
+    if _mailer["BACKEND"] == SMTP_BACKEND:
+        _mailer["OPTIONS"] = {
+            "host": _email["EMAIL_HOST"] or "localhost",
+            "port": _email["EMAIL_PORT"] or 25,
+            "username": _email["EMAIL_HOST_USER"] or "",
+            "password": _email["EMAIL_HOST_PASSWORD"] or "",
+            "use_tls": _email["EMAIL_USE_TLS"],
+            "use_ssl": _email["EMAIL_USE_SSL"],
+        }
+    elif _email["EMAIL_FILE_PATH"]:
+        _mailer["OPTIONS"] = {"file_path": _email["EMAIL_FILE_PATH"]}
+elif os.environ.get("EMAIL_HOST") or not DEBUG:
+    _mailer = {
+        "BACKEND": SMTP_BACKEND,
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": env_int("EMAIL_PORT", 25),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+            "use_ssl": env_bool("EMAIL_USE_SSL", False),
+        },
+    }
+else:
+    _mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+if _mailer["BACKEND"] == SMTP_BACKEND:
+    # A slow or unreachable mail server must not hold a request for long.
+    _mailer["OPTIONS"]["timeout"] = env_int("EMAIL_TIMEOUT", 10)
+MAILERS = {"default": _mailer}
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "DEFAULT_FROM_EMAIL", "Cloud Services Console <console@localhost>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -278,8 +362,9 @@ CONSOLE_RATELIMIT_RETRY_SECONDS = env_int("CONSOLE_RATELIMIT_RETRY_SECONDS", 5)
 # peer address). Rate limits and the sign-in lockout count per client address.
 CONSOLE_TRUSTED_PROXY_COUNT = env_int("CONSOLE_TRUSTED_PROXY_COUNT", 0)
 
-# Sign-in lockout (django-axes, console/signin.py): after this many failed sign-ins for one email
-# address from one client address, that pair is locked for this many minutes.
+# Sign-in lockout (django-axes, accounts/lockout.py): after this many failed sign-ins (wrong
+# password or wrong second-factor code) for one email address from one client address, that pair
+# is locked for this many minutes.
 CONSOLE_SIGNIN_FAILURE_LIMIT = env_int("CONSOLE_SIGNIN_FAILURE_LIMIT", 5)
 CONSOLE_SIGNIN_LOCKOUT_MINUTES = env_int("CONSOLE_SIGNIN_LOCKOUT_MINUTES", 15)
 AXES_ENABLED = CONSOLE_SIGNIN_FAILURE_LIMIT > 0
@@ -287,9 +372,9 @@ AXES_FAILURE_LIMIT = max(CONSOLE_SIGNIN_FAILURE_LIMIT, 1)
 AXES_COOLOFF_TIME = timedelta(minutes=CONSOLE_SIGNIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "console.ratelimit.client_address"
-AXES_USERNAME_CALLABLE = "console.signin.username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.username"
 AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

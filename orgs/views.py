@@ -1,28 +1,29 @@
 from uuid import UUID
 
+from allauth.account.decorators import verified_email_required
 from django.contrib import messages
-from django.contrib.auth import login
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import selectors as account_selectors
 from console.http import AuthedRequest
 from orgs import selectors, services
 from orgs.forms import (
-    MemberAddForm,
     MemberChangeForm,
+    MemberInviteForm,
     OrganizationForm,
     OrgSwitchForm,
-    SignupForm,
 )
 from orgs.models import Membership
 from orgs.permissions import (
     Action,
     assignable_roles,
+    can_assign_role,
     can_manage_member,
+    fresh_second_factor,
     membership_of,
     org_access,
 )
@@ -42,27 +43,8 @@ def home(request: AuthedRequest) -> HttpResponse:
     return redirect("orgs:org_overview", org_id=membership.organization_id)
 
 
-@login_not_required
 @require_http_methods(["GET", "POST"])
-def signup(request: AuthedRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("home")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = services.user_create(**form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            login(request, user, backend="orgs.backends.EmailBackend")
-            messages.success(
-                request, "Welcome! Create your first organization to get started."
-            )
-            return redirect("orgs:org_create")
-    return render(request, "registration/signup.html", {"form": form})
-
-
-@require_http_methods(["GET", "POST"])
+@verified_email_required
 def org_create(request: AuthedRequest) -> HttpResponse:
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -109,7 +91,7 @@ def org_overview(request: AuthedRequest, org_id: UUID) -> HttpResponse:
 def _member_list_page(
     request: AuthedRequest,
     *,
-    add_form: MemberAddForm | None = None,
+    invite_form: MemberInviteForm | None = None,
     change_form: MemberChangeForm | None = None,
     change_target: Membership | None = None,
 ) -> HttpResponse:
@@ -122,7 +104,16 @@ def _member_list_page(
         "org": request.org,
         "rows": rows,
         "roles": roles,
-        "add_form": add_form or MemberAddForm(roles=roles),
+        "invite_form": invite_form or MemberInviteForm(roles=roles),
+        # Invitations nobody accepted or revoked yet (accounts/_invitations.html).
+        "invitations": [
+            (invitation, can_assign_role(request.membership, invitation.role))
+            for invitation in account_selectors.invitations_open_for_org(
+                org=request.org
+            )
+        ]
+        if Action.MEMBERS_MANAGE in request.org_perms
+        else [],
         "change_form": change_form,
         "change_target": change_target,
     }
@@ -137,25 +128,7 @@ def member_list(request: AuthedRequest, org_id: UUID) -> HttpResponse:
 
 @require_POST
 @org_access(Action.MEMBERS_MANAGE)
-def member_add(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    form = MemberAddForm(request.POST, roles=assignable_roles(request.membership))
-    if form.is_valid():
-        try:
-            membership = services.membership_add(
-                org=request.org, added_by=request.user, **form.cleaned_data
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(
-                request, f"{membership.user.email} added as {_role_label(membership)}."
-            )
-            return redirect("orgs:member_list", org_id=org_id)
-    return _member_list_page(request, add_form=form)
-
-
-@require_POST
-@org_access(Action.MEMBERS_MANAGE)
+@fresh_second_factor
 def member_change(
     request: AuthedRequest, org_id: UUID, membership_id: int
 ) -> HttpResponse:

@@ -63,9 +63,9 @@ def replay(org, owner, catalog, contains, caplog, capsys, monkeypatch):
 
     # Sign in: a wrong password, then the right one.
     login = reverse("login")
-    browser.post(login, {"username": owner.email, "password": WRONG_PASSWORD})
+    browser.post(login, {"login": owner.email, "password": WRONG_PASSWORD})
     assert (
-        browser.post(login, {"username": owner.email, "password": PASSWORD}).status_code
+        browser.post(login, {"login": owner.email, "password": PASSWORD}).status_code
         == 302
     )
 
