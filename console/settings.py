@@ -217,6 +217,8 @@ MFA_ADAPTER = "accounts.adapter.MFAAdapter"
 # keep them out. TOTP (any authenticator app) with single-use recovery codes.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Cloud Services Console"
+# Accept the code of the 30-second step before or after the current one (phones' clocks drift).
+MFA_TOTP_TOLERANCE = 1
 MFA_FORMS = {
     "authenticate": "accounts.forms.AuthenticateForm",
     "reauthenticate": "accounts.forms.ReauthenticateForm",
