@@ -76,6 +76,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 CONSOLE_ISSUER = os.environ.get("CONSOLE_ISSUER", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # Our accounts app first: its createsuperuser (verified address) replaces Django's.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -85,8 +87,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "oauth2_provider",
-    # Our accounts app first: its templates and its createsuperuser come before allauth's and Django's.
-    "accounts",
     "allauth",
     "allauth.account",
     "allauth.mfa",

@@ -14,6 +14,8 @@ from aiosmtpd.controller import Controller
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import encrypt
 
+from tests.tokens.fixtures import catalog, make_app  # noqa: F401
+
 
 class Inbox:
     """What the SMTP server received, parsed."""

@@ -1,0 +1,231 @@
+"""The account pages (allauth's views, our templates): console-styled with a strict CSP, and
+what a person does on them: sessions, password and email changes, rate limits with
+Retry-After."""
+
+import importlib
+import re
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.apps import apps as django_apps
+from django.contrib.auth.models import User
+from django.core import mail
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from accounts.lockout import rate_limit_retry_after
+from tests.accounts.conftest import link_in
+from tests.factories import PASSWORD, UserFactory
+from tests.test_settings_deploy import (
+    EVENT_HANDLER,
+    INLINE_SCRIPT,
+    STYLE_ATTRIBUTE,
+    _csp,
+)
+
+ANONYMOUS_PAGES = ["account_login", "account_signup", "account_reset_password"]
+SIGNED_IN_PAGES = [
+    "account_email",
+    "account_change_password",
+    "account_logout",
+    "mfa_index",
+    "usersessions_list",
+    "account_reauthenticate",
+    "mfa_activate_totp",
+]
+
+
+def assert_console_page(response) -> None:
+    assert response.status_code == 200
+    assert _csp(response)["script-src"] == "'self'"
+    html = response.content.decode()
+    assert 'class="topbar"' in html  # the console's shell, not allauth's bare layout
+    assert not INLINE_SCRIPT.search(html)
+    assert not EVENT_HANDLER.search(html)
+    assert not STYLE_ATTRIBUTE.search(html)
+
+
+@pytest.mark.parametrize("url_name", ANONYMOUS_PAGES)
+def test_entrance_pages_are_console_pages(client, db, url_name):
+    assert_console_page(client.get(reverse(url_name)))
+
+
+@pytest.mark.parametrize("url_name", SIGNED_IN_PAGES)
+def test_account_pages_are_console_pages(client_as, owner, url_name):
+    client = client_as(owner)
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert_console_page(client.get(reverse(url_name)))
+
+
+def test_signing_out_other_sessions(db):
+    person = UserFactory(email="ada@example.com")
+    here, there = Client(), Client()
+    for client in (here, there):
+        client.post(
+            reverse("account_login"), {"login": person.email, "password": PASSWORD}
+        )
+    page = here.get(reverse("usersessions_list"))
+    assert len(page.context["sessions"]) == 2
+    here.post(reverse("usersessions_list"))
+    assert "_auth_user_id" in here.session
+    assert there.get(reverse("home")).status_code == 302  # back to sign in
+    assert "_auth_user_id" not in there.session
+
+
+def test_changing_the_password(client_as, db):
+    person = UserFactory(email="ada@example.com")
+    client = client_as(person)
+    new = "another-long-passphrase"
+    response = client.post(
+        reverse("account_change_password"),
+        {"oldpassword": PASSWORD, "password1": new, "password2": new},
+    )
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert person.check_password(new)
+    assert "_auth_user_id" in client.session  # this session stays signed in
+
+
+def test_changing_the_email_waits_for_the_new_address_to_be_confirmed(client_as, db):
+    person = UserFactory(email="ada@example.com")
+    client = client_as(person)
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    response = client.post(
+        reverse("account_email"), {"email": "ada@new.example", "action_add": ""}
+    )
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert person.email == "ada@example.com"  # not before confirming
+    message = next(m for m in mail.outbox if m.to == ["ada@new.example"])
+    link = link_in(message, "/accounts/confirm-email/")
+    client.post(link)
+    person.refresh_from_db()
+    assert person.email == "ada@new.example"
+    assert list(
+        EmailAddress.objects.filter(user=person).values_list("email", "verified")
+    ) == [("ada@new.example", True)]
+
+
+def test_allauth_rate_limits_answer_429_with_retry_after(client, db):
+    UserFactory(email="ada@example.com")
+    statuses = [
+        client.post(reverse("account_reset_password"), {"email": "ada@example.com"})
+        for _ in range(6)
+    ]
+    refused = statuses[-1]
+    assert [r.status_code for r in statuses[:5]] == [302] * 5
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) == rate_limit_retry_after() > 0
+    assert "Too many requests" in refused.content.decode()
+
+
+# Accounts made outside sign-up count as verified
+
+
+def test_createsuperuser_makes_a_verified_account(db, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "root-passphrase-123")
+    call_command(
+        "createsuperuser",
+        "--noinput",
+        "--username=root@example.com",
+        "--email=Root@Example.com",
+        verbosity=0,
+    )
+    address = EmailAddress.objects.get(user__username="root@example.com")
+    assert (address.email, address.verified, address.primary) == (
+        "root@example.com",
+        True,
+        True,
+    )
+    assert Client().post(
+        reverse("account_login"),
+        {"login": "root@example.com", "password": "root-passphrase-123"},
+    ).url == reverse("home")
+
+
+def test_create_oauth_app_with_create_org_makes_a_verified_owner(db, tmp_path):
+    call_command(
+        "create_oauth_app",
+        "--org=Script Co",
+        "--create-org",
+        "--created-by=script@example.com",
+        "--name=sync",
+        "--scope=org:member",
+        f"--output={tmp_path / 'c.json'}",
+        stdout=open("/dev/null", "w"),  # noqa: SIM115
+    )
+    assert EmailAddress.objects.get(email="script@example.com").verified
+
+
+def test_the_demo_owner_signs_in_through_the_sign_in_page(db, settings):
+    from orgs.management.commands.demo_data import DEMO_PASSWORD, OWNER_EMAIL
+
+    settings.DEBUG = True
+    call_command("demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    response = Client().post(
+        reverse("account_login"), {"login": OWNER_EMAIL, "password": DEMO_PASSWORD}
+    )
+    assert response.status_code == 302 and response.url == reverse("home")
+
+
+def test_staff_made_accounts_in_admin_are_verified(client_as, db):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    admin = client_as(staff)
+    admin.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "made@example.com",
+            "usable_password": "false",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    made = User.objects.get(username="made@example.com")
+    admin.post(
+        reverse("admin:auth_user_change", args=[made.pk]),
+        {
+            "username": made.username,
+            "email": "made@example.com",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    assert EmailAddress.objects.get(user=made).verified
+
+
+def test_the_data_migration_verifies_accounts_made_before_allauth(db):
+    older = User.objects.create(username="old@example.com", email="Old@Example.com")
+    clash = User.objects.create(username="clash", email="old@example.com")
+    nobody = User.objects.create(username="nobody", email="")
+    migration = importlib.import_module(
+        "accounts.migrations.0002_existing_accounts_are_verified"
+    )
+    migration.verify_existing_accounts(django_apps, None)
+    assert list(
+        EmailAddress.objects.filter(user__in=[older, clash, nobody]).values_list(
+            "user__username", "email", "verified", "primary"
+        )
+    ) == [("old@example.com", "old@example.com", True, True)]
+
+
+def test_email_settings_come_from_email_url(tmp_path):
+    from tests.test_settings_deploy import production_env, run_manage
+
+    script = "from django.conf import settings; print(settings.MAILERS)"
+    result = run_manage(
+        tmp_path,
+        "shell",
+        "-c",
+        script,
+        EMAIL_URL="smtp://mailer:s%40cret@mail.example.com:587/?tls=True",
+        **production_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"'host': 'mail.example.com', 'port': 587", result.stdout)
+    assert (
+        "'password': 's@cret'" in result.stdout and "'use_tls': True" in result.stdout
+    )
