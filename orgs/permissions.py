@@ -143,7 +143,7 @@ def org_access(
                 request.session[ACTIVE_ORG_SESSION_KEY] = str(
                     membership.organization_id
                 )
-            if mfa_setup_required(membership):
+            if mfa_setup_required(membership, request.user):
                 return mfa.send_to_mfa_setup(request, membership.organization.name)
             return view(request, org_id, *args, **kwargs)
 
@@ -152,13 +152,13 @@ def org_access(
     return decorator
 
 
-def mfa_setup_required(membership: Membership) -> bool:
-    """Must this member turn on two-factor authentication before using the org? Yes for Owners
-    and Administrators of an org that requires it, until they have."""
+def mfa_setup_required(membership: Membership, user: User) -> bool:
+    """Must this member (`user`'s membership) turn on two-factor authentication before using
+    the org? Yes for Owners and Administrators of an org that requires it, until they have."""
     return (
         membership.organization.require_mfa
         and membership.role in (Role.OWNER, Role.ADMIN)
-        and not mfa.has_mfa(membership.user)
+        and not mfa.has_mfa(user)
     )
 
 
