@@ -6,6 +6,7 @@ There is one settings module; every difference between environments is an enviro
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,8 +19,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONSOLE_VAR_DIR", BASE_DIR / "var"))
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
+def env_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    value = environ.get(name)
     if value is None or value == "":
         return default
     if value.lower() in ("true", "1"):
@@ -29,8 +30,8 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of true/false/1/0, not {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
+def env_int(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
+    value = environ.get(name)
     if value is None or value == "":
         return default
     try:
@@ -47,6 +48,50 @@ def env_list(name: str, default: str = "") -> list[str]:
         for item in os.environ.get(name, default).split(",")
         if item.strip()
     ]
+
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def email_mailer(environ: Mapping[str, str], *, debug: bool) -> dict:
+    """The default mailer: EMAIL_URL (smtp://, submission://, console://, …), else EMAIL_HOST and
+    friends (SMTP), else the console backend when debugging (links in the terminal) and SMTP to
+    localhost:25 in production. A slow mail server is given up on after EMAIL_TIMEOUT seconds."""
+
+    def flag(name: str) -> bool:
+        return env_bool(name, False, environ)
+
+    if environ.get("EMAIL_URL"):
+        parsed = dj_email_url.parse(environ["EMAIL_URL"])
+        mailer: dict = {"BACKEND": parsed["EMAIL_BACKEND"]}
+        if mailer["BACKEND"] == SMTP_BACKEND:
+            mailer["OPTIONS"] = {
+                "host": parsed["EMAIL_HOST"] or "localhost",
+                "port": parsed["EMAIL_PORT"] or 25,
+                "username": parsed["EMAIL_HOST_USER"] or "",
+                "password": parsed["EMAIL_HOST_PASSWORD"] or "",
+                "use_tls": parsed["EMAIL_USE_TLS"],
+                "use_ssl": parsed["EMAIL_USE_SSL"],
+            }
+        elif parsed["EMAIL_FILE_PATH"]:
+            mailer["OPTIONS"] = {"file_path": parsed["EMAIL_FILE_PATH"]}
+    elif environ.get("EMAIL_HOST") or not debug:
+        mailer = {
+            "BACKEND": SMTP_BACKEND,
+            "OPTIONS": {
+                "host": environ.get("EMAIL_HOST", "localhost"),
+                "port": env_int("EMAIL_PORT", 25, environ),
+                "username": environ.get("EMAIL_HOST_USER", ""),
+                "password": environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": flag("EMAIL_USE_TLS"),
+                "use_ssl": flag("EMAIL_USE_SSL"),
+            },
+        }
+    else:
+        mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if mailer["BACKEND"] == SMTP_BACKEND:
+        mailer["OPTIONS"]["timeout"] = env_int("EMAIL_TIMEOUT", 10, environ)
+    return mailer
 
 
 def dev_secret_key() -> str:
@@ -226,43 +271,8 @@ MFA_FORMS = {
 # How long an invitation link works.
 CONSOLE_INVITATION_DAYS = env_int("CONSOLE_INVITATION_DAYS", 7)
 
-# Email through Django's mailers: EMAIL_URL (smtp://, submission://, console://, …), else
-# EMAIL_HOST and friends (SMTP), else the console backend when debugging (links in the terminal)
-# and SMTP to localhost:25 in production.
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-EMAIL_URL = os.environ.get("EMAIL_URL", "")
-if EMAIL_URL:
-    _email = dj_email_url.parse(EMAIL_URL)
-    _mailer = {"BACKEND": _email["EMAIL_BACKEND"]}
-    if _mailer["BACKEND"] == SMTP_BACKEND:
-        _mailer["OPTIONS"] = {
-            "host": _email["EMAIL_HOST"] or "localhost",
-            "port": _email["EMAIL_PORT"] or 25,
-            "username": _email["EMAIL_HOST_USER"] or "",
-            "password": _email["EMAIL_HOST_PASSWORD"] or "",
-            "use_tls": _email["EMAIL_USE_TLS"],
-            "use_ssl": _email["EMAIL_USE_SSL"],
-        }
-    elif _email["EMAIL_FILE_PATH"]:
-        _mailer["OPTIONS"] = {"file_path": _email["EMAIL_FILE_PATH"]}
-elif os.environ.get("EMAIL_HOST") or not DEBUG:
-    _mailer = {
-        "BACKEND": SMTP_BACKEND,
-        "OPTIONS": {
-            "host": os.environ.get("EMAIL_HOST", "localhost"),
-            "port": env_int("EMAIL_PORT", 25),
-            "username": os.environ.get("EMAIL_HOST_USER", ""),
-            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
-            "use_tls": env_bool("EMAIL_USE_TLS", False),
-            "use_ssl": env_bool("EMAIL_USE_SSL", False),
-        },
-    }
-else:
-    _mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
-if _mailer["BACKEND"] == SMTP_BACKEND:
-    # A slow or unreachable mail server must not hold a request for long.
-    _mailer["OPTIONS"]["timeout"] = env_int("EMAIL_TIMEOUT", 10)
-MAILERS = {"default": _mailer}
+# Email through Django's mailers (see email_mailer above); DEFAULT_FROM_EMAIL signs every message.
+MAILERS = {"default": email_mailer(os.environ, debug=DEBUG)}
 DEFAULT_FROM_EMAIL = os.environ.get(
     "DEFAULT_FROM_EMAIL", "Cloud Services Console <console@localhost>"
 )

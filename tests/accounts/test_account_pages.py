@@ -3,18 +3,19 @@ what a person does on them: sessions, password and email changes, rate limits wi
 Retry-After."""
 
 import importlib
-import re
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.apps import apps as django_apps
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
 from accounts.lockout import rate_limit_retry_after
+from console.settings import email_mailer
 from tests.accounts.conftest import link_in
 from tests.factories import PASSWORD, UserFactory
 from tests.test_settings_deploy import (
@@ -24,6 +25,8 @@ from tests.test_settings_deploy import (
     _csp,
 )
 
+SMTP = "django.core.mail.backends.smtp.EmailBackend"
+CONSOLE = "django.core.mail.backends.console.EmailBackend"
 ANONYMOUS_PAGES = ["account_login", "account_signup", "account_reset_password"]
 SIGNED_IN_PAGES = [
     "account_email",
@@ -212,20 +215,53 @@ def test_the_data_migration_verifies_accounts_made_before_allauth(db):
     ) == [("old@example.com", "old@example.com", True, True)]
 
 
-def test_email_settings_come_from_email_url(tmp_path):
-    from tests.test_settings_deploy import production_env, run_manage
+@pytest.mark.parametrize(
+    ("environ", "debug", "expected"),
+    [
+        (
+            {"EMAIL_URL": "smtp://mailer:s%40cret@mail.example.com:587/?tls=True"},
+            False,
+            {
+                "BACKEND": SMTP,
+                "OPTIONS": {
+                    "host": "mail.example.com",
+                    "port": 587,
+                    "username": "mailer",
+                    "password": "s@cret",
+                    "use_tls": True,
+                    "use_ssl": False,
+                    "timeout": 10,
+                },
+            },
+        ),
+        (
+            {"EMAIL_HOST": "smtp.example.com", "EMAIL_PORT": "465", "EMAIL_USE_SSL": "1",
+             "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p", "EMAIL_TIMEOUT": "3"},
+            False,
+            {
+                "BACKEND": SMTP,
+                "OPTIONS": {
+                    "host": "smtp.example.com",
+                    "port": 465,
+                    "username": "u",
+                    "password": "p",
+                    "use_tls": False,
+                    "use_ssl": True,
+                    "timeout": 3,
+                },
+            },
+        ),
+        ({"EMAIL_URL": "console://"}, False, {"BACKEND": CONSOLE}),
+        ({}, True, {"BACKEND": CONSOLE}),  # make run: links in the terminal
+        ({}, False, {"BACKEND": SMTP, "OPTIONS": {
+            "host": "localhost", "port": 25, "username": "", "password": "",
+            "use_tls": False, "use_ssl": False, "timeout": 10}}),
+    ],
+)  # fmt: skip
+def test_the_mailer_comes_from_the_environment(environ, debug, expected):
+    assert email_mailer(environ, debug=debug) == expected
 
-    script = "from django.conf import settings; print(settings.MAILERS)"
-    result = run_manage(
-        tmp_path,
-        "shell",
-        "-c",
-        script,
-        EMAIL_URL="smtp://mailer:s%40cret@mail.example.com:587/?tls=True",
-        **production_env(),
-    )
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"'host': 'mail.example.com', 'port': 587", result.stdout)
-    assert (
-        "'password': 's@cret'" in result.stdout and "'use_tls': True" in result.stdout
-    )
+
+def test_a_bad_email_flag_fails_loudly():
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_USE_TLS"):
+        email_mailer({"EMAIL_HOST": "h", "EMAIL_USE_TLS": "yes"}, debug=False)
