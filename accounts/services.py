@@ -202,8 +202,10 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """Join the invited org with the invited role and Developer flag. The link went to the
     invited address, so that address of the user becomes verified. Single use: a second accept,
     or one after revocation or expiry, changes nothing."""
+    # Lock only the invitation's row (its inviter may be gone: an outer join PostgreSQL
+    # cannot lock), so two accepts of one link cannot both pass.
     invitation = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("organization", "invited_by")
         .get(pk=invitation.pk)
     )
