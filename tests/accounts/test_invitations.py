@@ -249,3 +249,10 @@ def test_an_email_failure_saves_nothing(client_as, org, owner, settings):
     assert not Invitation.objects.exists()
     assert not AuditEvent.objects.filter(action="invitation.create").exists()
     assert not User.objects.filter(email="new@example.com").exists()
+
+
+def test_the_audit_log_names_invitation_steps(client_as, org, owner, invited):
+    page = client_as(owner).get(reverse("oauthapps:audit_log", args=[org.pk]))
+    html = page.content.decode()
+    assert "Invited member" in html
+    assert "new@example.com to Acme Corp" in html
