@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from accounts.models import Invitation
 
@@ -34,5 +35,5 @@ class InvitationAdmin(admin.ModelAdmin):
     ]
     exclude = ["key_hash"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

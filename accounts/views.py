@@ -1,6 +1,7 @@
 """Invitations to an organization (invite, resend, revoke, accept) and its MFA policy."""
 
 import smtplib
+from collections.abc import Callable
 from uuid import UUID
 
 from allauth.account.adapter import get_adapter
@@ -29,7 +30,7 @@ from orgs.views import _member_list_page as member_list_page
 EMAIL_FAILED = "The invitation email could not be sent, so nothing was saved. Try again in a moment."
 
 
-def _accept_url_for(request: HttpRequest):
+def _accept_url_for(request: HttpRequest) -> Callable[[str], str]:
     return lambda key: request.build_absolute_uri(
         reverse("accounts:invitation_accept", args=[key])
     )
