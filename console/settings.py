@@ -122,7 +122,7 @@ CONSOLE_ISSUER = os.environ.get("CONSOLE_ISSUER", "http://127.0.0.1:8000").rstri
 
 INSTALLED_APPS = [
     # Our accounts app first: its createsuperuser (verified address) replaces Django's.
-    "accounts",
+    "console.accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -227,19 +227,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# The lockout check (django-axes, accounts/lockout.py) runs before allauth's email backend.
+# The lockout check (django-axes, console/accounts/lockout.py) runs before allauth's email backend.
 AUTHENTICATION_BACKENDS = [
-    "accounts.lockout.LockoutBackend",
+    "console.accounts.lockout.LockoutBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "account_login"
 
-# Accounts (django-allauth, accounts/adapter.py): sign in with an email address, sign up with a
+# Accounts (django-allauth, console/accounts/adapter.py): sign in with an email address, sign up with a
 # verified one (mandatory verification is what lets sign-up answer the same for a taken address),
 # password reset and change, one email address changed with re-verification, TOTP + recovery codes.
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_ADAPTER = "console.accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
@@ -249,15 +249,15 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Cloud Services Console: "
-ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
+ACCOUNT_USER_DISPLAY = "console.accounts.adapter.user_display"
 # One lockout story: django-axes counts wrong passwords and wrong second-factor codes
-# (accounts/lockout.py), so allauth's own failed-login limit is off. Its other limits stay: they
+# (console/accounts/lockout.py), so allauth's own failed-login limit is off. Its other limits stay: they
 # throttle what axes does not see (emails sent, sign-ups, resets), and answer 429 with Retry-After.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 # A fresh second factor for sensitive actions, and allauth's own "confirm it's you" prompts.
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 15 * 60
 ACCOUNT_REAUTHENTICATION_METHODS = ["password", "mfa"]
-MFA_ADAPTER = "accounts.adapter.MFAAdapter"
+MFA_ADAPTER = "console.accounts.adapter.MFAAdapter"
 # Passkeys/WebAuthn need inline JSON and JavaScript on allauth's pages; our CSP and the no-JS rule
 # keep them out. TOTP (any authenticator app) with single-use recovery codes.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -265,8 +265,8 @@ MFA_TOTP_ISSUER = "Cloud Services Console"
 # Accept the code of the 30-second step before or after the current one (phones' clocks drift).
 MFA_TOTP_TOLERANCE = 1
 MFA_FORMS = {
-    "authenticate": "accounts.forms.AuthenticateForm",
-    "reauthenticate": "accounts.forms.ReauthenticateForm",
+    "authenticate": "console.accounts.forms.AuthenticateForm",
+    "reauthenticate": "console.accounts.forms.ReauthenticateForm",
 }
 # How long an invitation link works.
 CONSOLE_INVITATION_DAYS = env_int("CONSOLE_INVITATION_DAYS", 7)
@@ -374,7 +374,7 @@ CONSOLE_RATELIMIT_RETRY_SECONDS = env_int("CONSOLE_RATELIMIT_RETRY_SECONDS", 5)
 # peer address). Rate limits and the sign-in lockout count per client address.
 CONSOLE_TRUSTED_PROXY_COUNT = env_int("CONSOLE_TRUSTED_PROXY_COUNT", 0)
 
-# Sign-in lockout (django-axes, accounts/lockout.py): after this many failed sign-ins (wrong
+# Sign-in lockout (django-axes, console/accounts/lockout.py): after this many failed sign-ins (wrong
 # password or wrong second-factor code) for one email address from one client address, that pair
 # is locked for this many minutes.
 CONSOLE_SIGNIN_FAILURE_LIMIT = env_int("CONSOLE_SIGNIN_FAILURE_LIMIT", 5)
@@ -384,9 +384,9 @@ AXES_FAILURE_LIMIT = max(CONSOLE_SIGNIN_FAILURE_LIMIT, 1)
 AXES_COOLOFF_TIME = timedelta(minutes=CONSOLE_SIGNIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "console.accounts.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "console.ratelimit.client_address"
-AXES_USERNAME_CALLABLE = "accounts.lockout.username"
+AXES_USERNAME_CALLABLE = "console.accounts.lockout.username"
 AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -26,7 +26,7 @@ urlpatterns = [
     path("accounts/signup/", get_or_post(account_views.signup), name="signup"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
-    path("", include("accounts.urls")),
+    path("", include("console.accounts.urls")),
     path("", include("orgs.urls")),
     path("", include("oauthapps.urls")),
 ]
@@ -34,4 +34,4 @@ handler500 = "console.errors.server_error"
 handler400 = "console.errors.bad_request"
 handler404 = "console.errors.page_not_found"
 # allauth's rate limits answer through this (allauth.core.ratelimit.respond_429).
-handler429 = "accounts.lockout.too_many_requests"
+handler429 = "console.accounts.lockout.too_many_requests"

@@ -10,7 +10,7 @@ from django.forms import ModelForm
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from accounts.services import email_address_verify
+from console.accounts.services import email_address_verify
 from orgs.models import (
     AuditEvent,
     Membership,

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from accounts import mfa
+from console.accounts import mfa
 from orgs.models import Membership, Organization
 from orgs.selectors import ACTIVE_ORG_SESSION_KEY
 

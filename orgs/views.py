@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import selectors as account_selectors
+from console.accounts import selectors as account_selectors
 from console.http import AuthedRequest
 from orgs import selectors, services
 from orgs.forms import (

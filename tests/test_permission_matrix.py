@@ -19,8 +19,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.models import Invitation
-from accounts.services import invitation_create
+from console.accounts.models import Invitation
+from console.accounts.services import invitation_create
 from oauthapps.models import OAuthApp
 from oauthapps.services import (
     oauth_app_add_to_org,

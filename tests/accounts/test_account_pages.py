@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from accounts.lockout import rate_limit_retry_after
+from console.accounts.lockout import rate_limit_retry_after
 from console.settings import email_mailer
 from tests.accounts.conftest import link_in
 from tests.factories import PASSWORD, UserFactory
@@ -205,7 +205,7 @@ def test_the_data_migration_verifies_accounts_made_before_allauth(db):
     clash = User.objects.create(username="clash", email="old@example.com")
     nobody = User.objects.create(username="nobody", email="")
     migration = importlib.import_module(
-        "accounts.migrations.0002_existing_accounts_are_verified"
+        "console.accounts.migrations.0002_existing_accounts_are_verified"
     )
     migration.verify_existing_accounts(django_apps, None)
     assert list(

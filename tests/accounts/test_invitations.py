@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
-from accounts.models import Invitation
+from console.accounts import services
+from console.accounts.models import Invitation
 from orgs.models import AuditEvent, Membership, Notification
 from tests.accounts.conftest import link_in
 from tests.factories import PASSWORD, UserFactory

@@ -2,7 +2,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from accounts.models import Invitation
+from console.accounts.models import Invitation
 from orgs.models import AuditEvent, Membership
 from tests.factories import MembershipFactory, UserFactory
 

@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Invitation
+from console.accounts.models import Invitation
 from orgs.models import Membership, Organization
 from orgs.selectors import ACTIVE_ORG_SESSION_KEY
 from tests.factories import PASSWORD, MembershipFactory, UserFactory

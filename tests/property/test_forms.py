@@ -8,7 +8,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accounts.models import Invitation
+from console.accounts.models import Invitation
 from oauthapps.models import OAuthApp
 from oauthapps.services import secret_fingerprint
 from orgs.models import Membership, Organization

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from accounts.services import email_address_verify
+from console.accounts.services import email_address_verify
 from oauthapps import services
 from oauthapps.credentials import credentials_document
 from oauthapps.models import TTL_DEFAULT_MINUTES

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
 
-from accounts.services import email_address_verify
+from console.accounts.services import email_address_verify
 from orgs import services
 from orgs.models import (
     Membership,

@@ -13,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import selectors, services
-from accounts.forms import MfaPolicyForm
-from accounts.models import Invitation
+from console.accounts import selectors, services
+from console.accounts.forms import MfaPolicyForm
+from console.accounts.models import Invitation
 from console.http import AuthedRequest
 from orgs.forms import MemberInviteForm
 from orgs.permissions import (

@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from accounts.models import Invitation
+from console.accounts.models import Invitation
 from orgs.models import Organization
 
 

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
 from django.http import HttpRequest
 
-from accounts import emails
+from console.accounts import emails
 from console.ratelimit import client_address
 
 USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length

@@ -3,7 +3,7 @@ from allauth.mfa.base import forms as mfa_forms
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts import lockout
+from console.accounts import lockout
 
 
 class _CountsTowardsLockout:

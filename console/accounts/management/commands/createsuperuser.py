@@ -4,7 +4,7 @@ from django.contrib.auth.management.commands import createsuperuser
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from accounts import services
+from console.accounts import services
 
 
 class Command(createsuperuser.Command):

@@ -15,9 +15,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import emails, mfa
-from accounts.models import Invitation
-from accounts.selectors import hash_key, user_holds_address
+from console.accounts import emails, mfa
+from console.accounts.models import Invitation
+from console.accounts.selectors import hash_key, user_holds_address
 from orgs import services as org_services
 from orgs.models import Membership, Organization
 from orgs.permissions import can_assign_role

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.models import Invitation
+from console.accounts.models import Invitation
 
 
 @admin.register(Invitation)
