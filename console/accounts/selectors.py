@@ -41,7 +41,8 @@ def invitation_get(*, org: Organization, invitation_id: int) -> Invitation:
 
 
 def user_holds_address(*, user: User, email: str) -> bool:
-    """Is `email` one of the user's addresses (the account's email, or one allauth records)?"""
+    """Is `email` the user's own address: the account's email, or one they confirmed? (An
+    address only waiting for confirmation, as in a pending email change, is not theirs yet.)"""
     return (user.email or "").lower() == email.lower() or EmailAddress.objects.filter(
-        user=user, email__iexact=email
+        user=user, email__iexact=email, verified=True
     ).exists()

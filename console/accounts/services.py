@@ -199,9 +199,9 @@ def invitation_revoke(*, invitation: Invitation, revoked_by: User) -> Invitation
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
-    """Join the invited org with the invited role and Developer flag. The link went to the
-    invited address, so that address of the user becomes verified. Single use: a second accept,
-    or one after revocation or expiry, changes nothing."""
+    """Join the invited org with the invited role and Developer flag, as the account that holds
+    the invited address (its own or a confirmed one). Single use: a second accept, or one after
+    revocation or expiry, changes nothing."""
     # Lock only the invitation's row (its inviter may be gone: an outer join PostgreSQL
     # cannot lock), so two accepts of one link cannot both pass.
     invitation = (
@@ -220,9 +220,6 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     org = invitation.organization
     if Membership.objects.filter(organization=org, user=user).exists():
         raise ValidationError(f"You are already a member of {org.name}.")
-    EmailAddress.objects.filter(user=user, email__iexact=invitation.email).update(
-        verified=True
-    )
     membership = org_services.membership_add(
         org=org,
         user=user,

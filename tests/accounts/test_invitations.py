@@ -115,6 +115,29 @@ def test_signed_in_as_another_address_is_a_clear_choice_never_a_join(
     assert Invitation.objects.get().is_pending
 
 
+def test_an_address_only_waiting_for_confirmation_is_not_enough(
+    client_as, org, invited
+):
+    """Typing the invited address as a new email (unconfirmed) does not make the invitation
+    yours: the page offers the choice, and accepting changes nothing."""
+    UserFactory(email="new@example.com")  # its confirmed owner
+    someone_else = UserFactory(email="else@example.com")
+    EmailAddress.objects.create(user=someone_else, email="new@example.com")
+    client = client_as(someone_else)
+    assert (
+        "Sign out and continue as new@example.com"
+        in client.get(invited).content.decode()
+    )
+    response = client.post(invited)
+    assert response.status_code == 200
+    assert "you are signed in as else@example.com" in response.content.decode()
+    assert not Membership.objects.filter(user=someone_else, organization=org).exists()
+    assert not EmailAddress.objects.get(
+        user=someone_else, email="new@example.com"
+    ).verified
+    assert Invitation.objects.get().is_pending
+
+
 @pytest.mark.parametrize("state", ["expired", "revoked", "forged"])
 def test_dead_links_get_a_clear_page_and_change_nothing(client_as, org, invited, state):
     person = UserFactory(email="new@example.com")
