@@ -23,10 +23,13 @@ from orgs.models import Membership, Organization
 from orgs.permissions import can_assign_role
 
 
+@transaction.atomic
 def email_address_verify(*, user: User) -> EmailAddress | None:
-    """Record the user's email as their verified, primary address. For accounts made by staff or
-    by commands (createsuperuser, create_oauth_app, demo_data, Django admin), whose address is
-    vouched for by whoever made them. Raises if another account already holds it verified."""
+    """Record the user's email as their one verified, primary address, for accounts made or
+    re-addressed by staff or by commands (createsuperuser, create_oauth_app, demo_data, Django
+    admin), whose address is vouched for by whoever made them. The account's other addresses
+    are dropped, as allauth's own email change does: an old address must neither sign in nor
+    receive password-reset links. Raises if another account already holds it verified."""
     email = (user.email or "").strip().lower()
     if not email:
         return None
@@ -38,15 +41,12 @@ def email_address_verify(*, user: User) -> EmailAddress | None:
         raise ValidationError(
             {"email": f"Another account already uses {email} as its verified address."}
         )
-    with transaction.atomic():
-        EmailAddress.objects.filter(user=user, primary=True).exclude(
-            email__iexact=email
-        ).update(primary=False)
-        address, _ = EmailAddress.objects.update_or_create(
-            user=user,
-            email__iexact=email,
-            defaults={"email": email, "verified": True, "primary": True},
-        )
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=email).delete()
+    address, _ = EmailAddress.objects.update_or_create(
+        user=user,
+        email__iexact=email,
+        defaults={"email": email, "verified": True, "primary": True},
+    )
     return address
 
 

@@ -200,6 +200,36 @@ def test_staff_made_accounts_in_admin_are_verified(client_as, db):
     assert EmailAddress.objects.get(user=made).verified
 
 
+def test_staff_re_addressing_an_account_retires_the_old_address(client_as, db):
+    """The old address no longer signs in, nor gets a password-reset link (a mailbox that
+    changed hands must not take the account over)."""
+    person = UserFactory(email="old@example.com", username="old@example.com")
+    admin = client_as(UserFactory(is_staff=True, is_superuser=True))
+    admin.post(
+        reverse("admin:auth_user_change", args=[person.pk]),
+        {
+            "username": person.username,
+            "email": "new@example.com",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    assert list(
+        EmailAddress.objects.filter(user=person).values_list("email", "verified")
+    ) == [("new@example.com", True)]
+    old, new = (
+        Client().post(reverse("account_login"), {"login": email, "password": PASSWORD})
+        for email in ("old@example.com", "new@example.com")
+    )
+    assert old.status_code == 200 and new.status_code == 302
+    Client().post(reverse("account_reset_password"), {"email": "old@example.com"})
+    (notice,) = [m for m in mail.outbox if m.to == ["old@example.com"]]
+    assert "/accounts/password/reset/key/" not in notice.body
+
+
 def test_the_data_migration_verifies_accounts_made_before_allauth(db):
     older = User.objects.create(username="old@example.com", email="Old@Example.com")
     clash = User.objects.create(username="clash", email="old@example.com")
