@@ -76,9 +76,11 @@ def test_signing_out_other_sessions(db):
     assert "_auth_user_id" not in there.session
 
 
-def test_changing_the_password(client_as, db):
+def test_changing_the_password_signs_out_the_other_sessions(client_as, db):
     person = UserFactory(email="ada@example.com")
-    client = client_as(person)
+    client, elsewhere = client_as(person), client_as(person)
+    page = client.get(reverse("account_change_password")).content.decode()
+    assert "every other session is signed out" in page
     new = "another-long-passphrase"
     response = client.post(
         reverse("account_change_password"),
@@ -87,7 +89,10 @@ def test_changing_the_password(client_as, db):
     assert response.status_code == 302
     person.refresh_from_db()
     assert person.check_password(new)
-    assert "_auth_user_id" in client.session  # this session stays signed in
+    assert client.get(reverse("account_email")).status_code == 200  # still signed in
+    assert elsewhere.get(reverse("account_email")).url.startswith(
+        reverse("account_login")
+    )
 
 
 def test_changing_the_email_waits_for_the_new_address_to_be_confirmed(client_as, db):
