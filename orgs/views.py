@@ -88,13 +88,15 @@ def org_overview(request: AuthedRequest, org_id: UUID) -> HttpResponse:
     )
 
 
-def _member_list_page(
+def member_list_page(
     request: AuthedRequest,
     *,
     invite_form: MemberInviteForm | None = None,
     change_form: MemberChangeForm | None = None,
     change_target: Membership | None = None,
 ) -> HttpResponse:
+    """The Members page, with a bound form's errors when a POST failed (the member views here
+    and console.accounts' invitation views render it)."""
     roles = assignable_roles(request.membership)
     rows = [
         (m, can_manage_member(request.membership, m))
@@ -105,7 +107,7 @@ def _member_list_page(
         "rows": rows,
         "roles": roles,
         "invite_form": invite_form or MemberInviteForm(roles=roles),
-        # Invitations nobody accepted or revoked yet (accounts/_invitations.html).
+        # Invitations nobody accepted or revoked yet (templates/accounts/_invitations.html).
         "invitations": [
             (invitation, can_assign_role(request.membership, invitation.role))
             for invitation in account_selectors.invitations_open_for_org(
@@ -123,7 +125,7 @@ def _member_list_page(
 @require_http_methods(["GET"])
 @org_access(Action.ORG_VIEW)
 def member_list(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    return _member_list_page(request)
+    return member_list_page(request)
 
 
 @require_POST
@@ -137,7 +139,7 @@ def member_change(
         raise PermissionDenied("Only Owners can change an Owner's role.")
     form = MemberChangeForm(request.POST, roles=assignable_roles(request.membership))
     if not form.is_valid():
-        return _member_list_page(request, change_form=form, change_target=target)
+        return member_list_page(request, change_form=form, change_target=target)
     try:
         services.membership_change(
             membership=target, changed_by=request.user, **form.cleaned_data

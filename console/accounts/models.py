@@ -6,6 +6,16 @@ from django.utils import timezone
 from orgs.models import Membership, Organization
 
 
+class InvitationQuerySet(models.QuerySet):
+    def open(self) -> "InvitationQuerySet":
+        """Neither accepted nor revoked (pending, or expired unused)."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+    def pending(self) -> "InvitationQuerySet":
+        """Open and not expired: the link still works."""
+        return self.open().filter(expires_at__gt=timezone.now())
+
+
 class Invitation(models.Model):
     """An invitation by email to join an organization with a role.
 
@@ -44,6 +54,8 @@ class Invitation(models.Model):
         related_name="+",
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-sent_at", "-id"]

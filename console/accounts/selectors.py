@@ -26,9 +26,9 @@ def invitation_for_key(*, key: str) -> Invitation | None:
 def invitations_open_for_org(*, org: Organization) -> QuerySet[Invitation]:
     """The org's invitations nobody accepted or revoked (pending or expired), newest first,
     with their inviters (one query)."""
-    return Invitation.objects.filter(
-        organization=org, accepted_at__isnull=True, revoked_at__isnull=True
-    ).select_related("invited_by")
+    return (
+        Invitation.objects.open().filter(organization=org).select_related("invited_by")
+    )
 
 
 def invitation_get(*, org: Organization, invitation_id: int) -> Invitation:

@@ -124,13 +124,7 @@ def invitation_create(
         raise ValidationError({"role": "Only Owners can invite someone as an Owner."})
     if Membership.objects.filter(organization=org, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {org.name}."})
-    if Invitation.objects.filter(
-        organization=org,
-        email=email,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    ).exists():
+    if Invitation.objects.pending().filter(organization=org, email=email).exists():
         raise ValidationError(
             {
                 "email": f"{email} already has a pending invitation to {org.name}. "
@@ -138,9 +132,9 @@ def invitation_create(
             }
         )
     # An expired, never-used invitation to the same address makes way for the new one.
-    Invitation.objects.filter(
-        organization=org, email=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
+    Invitation.objects.open().filter(organization=org, email=email).update(
+        revoked_at=timezone.now()
+    )
     invitation = Invitation(
         organization=org,
         email=email,

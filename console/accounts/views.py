@@ -25,7 +25,7 @@ from orgs.permissions import (
     fresh_second_factor,
     org_access,
 )
-from orgs.views import _member_list_page as member_list_page
+from orgs.views import member_list_page
 
 EMAIL_FAILED = "The invitation email could not be sent, so nothing was saved. Try again in a moment."
 
