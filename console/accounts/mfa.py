@@ -45,10 +45,13 @@ def ask_for_second_factor(request: HttpRequest) -> HttpResponse:
 
 
 def send_to_mfa_setup(request: HttpRequest, org_name: str) -> HttpResponse:
-    """The page that turns on an authenticator app, with the reason why."""
+    """The page that turns on an authenticator app, with the reason why (as a whole page for an
+    htmx request, not swapped into the fragment that asked)."""
     messages.warning(
         request,
         f"{org_name} requires two-factor authentication for Owners and Administrators. "
         "Set up an authenticator app to continue.",
     )
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(reverse("mfa_activate_totp"))
     return redirect("mfa_activate_totp")

@@ -109,6 +109,17 @@ def test_owners_without_mfa_are_sent_to_set_it_up_before_any_org_page(
         )
 
 
+def test_htmx_requests_are_sent_to_mfa_setup_as_a_whole_page(
+    client_as, strict_org, owner
+):
+    response = client_as(owner).get(
+        reverse("orgs:member_list", args=[strict_org.pk]),
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("mfa_activate_totp")
+
+
 def test_owners_with_mfa_and_plain_members_get_in(client_as, strict_org, owner, member):
     enable_totp(owner)
     overview = reverse("orgs:org_overview", args=[strict_org.pk])
