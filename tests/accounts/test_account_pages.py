@@ -6,6 +6,7 @@ import importlib
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.account.utils import user_pk_to_url_str
 from django.apps import apps as django_apps
 from django.contrib.auth.models import User
 from django.core import mail
@@ -127,6 +128,24 @@ def test_allauth_rate_limits_answer_429_with_retry_after(client, db):
     # address): a client that waits as told is not refused by it again.
     assert int(refused["Retry-After"]) >= 60
     assert "Too many requests" in refused.content.decode()
+
+
+@pytest.mark.parametrize("key", ["forged-key", "set-password"])
+def test_a_forged_reset_link_gets_a_clear_page_and_changes_nothing(client, db, key):
+    person = UserFactory(email="ada@example.com")
+    url = reverse(
+        "account_reset_password_from_key",
+        kwargs={"uidb36": user_pk_to_url_str(person), "key": key},
+    )
+    new = "another-long-passphrase"
+    for response in (
+        client.get(url, follow=True),
+        client.post(url, {"password1": new, "password2": new}, follow=True),
+    ):
+        assert response.status_code == 200
+        assert "This link does not work" in response.content.decode()
+    person.refresh_from_db()
+    assert person.check_password(PASSWORD)
 
 
 # Accounts made outside sign-up count as verified
