@@ -166,8 +166,8 @@ def fresh_second_factor(
     view: Callable[..., HttpResponse],
 ) -> Callable[..., HttpResponse]:
     """View decorator (inside `org_access`) for sensitive actions: creating an app,
-    regenerating or rotating a secret, adding an app to an org, changing roles, the org's MFA
-    policy. Someone with two-factor authentication must have entered a code in the last 15
+    regenerating or rotating a secret, adding an app to an org or re-granting its scopes there,
+    changing roles, the org's MFA policy. Someone with two-factor authentication must have entered a code in the last 15
     minutes; otherwise they are asked for one first and the action then goes through."""
 
     @wraps(view)

@@ -127,6 +127,7 @@ def app_remove_from_org(
 
 @require_POST
 @org_access(Action.APPS_GRANT)
+@fresh_second_factor
 def app_regrant(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpResponse:
     grant = selectors.oauth_app_grant_get(org=request.org, app_id=app_id)
     was_pending = selectors.grant_is_pending(grant=grant, app=grant.app)

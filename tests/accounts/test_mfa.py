@@ -184,6 +184,45 @@ def test_a_stale_second_factor_is_asked_again_then_the_action_goes_through(
     assert secret_fingerprint(app) != data["fingerprint"]
 
 
+@pytest.mark.parametrize(
+    ("url_name", "method", "target"),
+    [
+        ("oauthapps:app_create", "get", None),
+        ("oauthapps:app_regenerate_secret", "post", "own_app"),
+        ("oauthapps:app_rotate_secret", "post", "own_app"),
+        ("oauthapps:app_add_to_org", "post", "own_app"),
+        ("oauthapps:app_add_to_orgs", "post", "own_app"),
+        ("oauthapps:app_add_by_client_id", "post", None),
+        ("oauthapps:app_regrant", "post", "added_app"),
+        ("orgs:member_change", "post", "membership"),
+        ("accounts:org_mfa_policy", "post", None),
+    ],
+)
+def test_every_sensitive_action_asks_for_a_fresh_code(
+    client_as, org, owner, member, make_app, url_name, method, target
+):
+    enable_totp(owner)
+    args: list = [org.pk]
+    if target == "own_app":
+        args.append(make_app(org, scopes=["org:member"]).app.pk)
+    elif target == "added_app":
+        other = MembershipFactory(role=Membership.Role.OWNER)
+        added = make_app(
+            other.organization,
+            scopes=["org:member"],
+            created_by=other.user,
+            add_to=[org],
+        )
+        args.append(added.app.pk)
+    elif target == "membership":
+        args.append(Membership.objects.get(user=member).pk)
+    before = AuditEvent.objects.count()
+    response = getattr(client_as(owner), method)(reverse(url_name, args=args))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("mfa_reauthenticate"))
+    assert AuditEvent.objects.count() == before  # nothing happened
+
+
 def test_a_code_from_the_last_15_minutes_is_fresh_enough(org, owner, make_app):
     app = make_app(org, scopes=["org:member"]).app
     client = signed_in_with_code(owner)
