@@ -42,7 +42,19 @@ class LockoutBackend(AxesStandaloneBackend):
 
 def username(request: HttpRequest, credentials: dict | None = None) -> str | None:
     """AXES_USERNAME_CALLABLE: the email address, trimmed and lower-cased (as allauth matches it),
-    so changing its case does not start a fresh count."""
+    so changing its case does not start a fresh count.
+
+    After a completed sign-in axes names the account by its username to reset the count; the
+    signed-in user's email is used then, as an account's username may differ from its address
+    (it keeps its first one when the address changes)."""
+    user = getattr(request, "user", None)
+    if (
+        user is not None
+        and user.is_authenticated
+        and credentials == {"username": user.get_username()}
+        and user.email
+    ):
+        return user.email.strip().lower()
     for source in (credentials or {}, getattr(request, "POST", {})):
         for key in _EMAIL_KEYS:
             value = source.get(key)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -95,7 +96,10 @@ def test_the_lockout_holds_only_for_that_address(client, person, limit):
     )
 
 
-def test_a_successful_sign_in_resets_the_count(client, person, limit):
+@pytest.mark.parametrize("username", ["ada@example.com", "ada-before@example.com"])
+def test_a_successful_sign_in_resets_the_count(client, person, limit, username):
+    # An account whose address changed keeps its first username: the count is the address's.
+    User.objects.filter(pk=person.pk).update(username=username)
     fail(client, limit - 1)
     assert sign_in(client, "ada@example.com", PASSWORD).status_code == 302
     other = Client()
