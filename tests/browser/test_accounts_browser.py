@@ -86,6 +86,21 @@ def test_invite_a_new_address_who_accepts_and_is_listed(
     row = inviter.locator("tr[data-member='invitee@example.com']")
     expect(row.get_by_label("Role of invitee@example.com")).to_have_value("admin")
     expect(inviter.locator("tr[data-invitation]")).to_have_count(0)
+
+    # Revoking another invitation: through the confirmation dialog with JavaScript, directly
+    # without it.
+    form.get_by_label("Email address").fill("second@example.com")
+    form.get_by_role("button", name="Send invitation").click()
+    inviter.locator("tr[data-invitation='second@example.com']").get_by_role(
+        "button", name="Revoke"
+    ).click()
+    if javascript:
+        dialog = inviter.get_by_role("dialog", name="Revoke the invitation to")
+        dialog.get_by_role("button", name="Revoke invitation").click()
+    expect(
+        inviter.get_by_text("Invitation to second@example.com revoked.")
+    ).to_be_visible()
+    expect(inviter.locator("tr[data-invitation]")).to_have_count(0)
     inviter_context.close()
     invitee_context.close()
 
