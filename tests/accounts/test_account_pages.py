@@ -3,6 +3,7 @@ what a person does on them: sessions, password and email changes, rate limits wi
 Retry-After."""
 
 import importlib
+import io
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -170,6 +171,21 @@ def test_createsuperuser_makes_a_verified_account(db, monkeypatch):
         reverse("account_login"),
         {"login": "root@example.com", "password": "root-passphrase-123"},
     ).url == reverse("home")
+
+
+def test_createsuperuser_without_an_email_says_they_cannot_sign_in(db, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "root-passphrase-123")
+    err = io.StringIO()
+    call_command(
+        "createsuperuser",
+        "--noinput",
+        "--username=root",
+        "--email=",
+        verbosity=0,
+        stderr=err,
+    )
+    assert "root has no email address, so they cannot sign in" in err.getvalue()
+    assert not EmailAddress.objects.exists()
 
 
 def test_create_oauth_app_with_create_org_makes_a_verified_owner(db, tmp_path):

@@ -19,6 +19,13 @@ class Command(createsuperuser.Command):
         )
         super().handle(*args, **options)
         for user in User.objects.filter(is_superuser=True).exclude(pk__in=before):
+            if not user.email:
+                self.stderr.write(
+                    f"{user.username} has no email address, so they cannot sign in: the "
+                    "console and Django admin sign in by email. Give them one in Django "
+                    "admin, or run createsuperuser again with --email."
+                )
+                continue
             try:
                 services.email_address_verify(user=user)
             except ValidationError as exc:
