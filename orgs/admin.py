@@ -63,9 +63,9 @@ class OrganizationServiceInline(admin.TabularInline):
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "member_count", "service_count", "created_at"]
     search_fields = ["name", "=id", "memberships__user__email"]
-    list_filter = ["created_at", "services"]
+    list_filter = ["require_mfa", "created_at", "services"]
     readonly_fields = ["id", "created_at"]
-    fields = ["id", "name", "created_at"]
+    fields = ["id", "name", "require_mfa", "created_at"]
     inlines = [MembershipInline, OrganizationServiceInline]
     date_hierarchy = "created_at"
 
