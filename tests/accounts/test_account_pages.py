@@ -62,6 +62,27 @@ def test_account_pages_are_console_pages(client_as, owner, url_name):
     assert_console_page(client.get(reverse(url_name)))
 
 
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example"]
+)
+def test_next_never_leads_off_the_console(client, db, target):
+    """Signing in, reauthenticating and signing out all honour `next` only within the console."""
+    person = UserFactory(email="ada@example.com")
+    signed_in = client.post(
+        reverse("account_login"),
+        {"login": person.email, "password": PASSWORD, "next": target},
+    )
+    confirmed = client.post(
+        reverse("account_reauthenticate"), {"password": PASSWORD, "next": target}
+    )
+    signed_out = client.post(reverse("account_logout"), {"next": target})
+    for response in (signed_in, confirmed, signed_out):
+        assert response.status_code == 302
+        assert response.url.startswith("/") and not response.url.startswith(
+            ("//", "/\\")
+        )
+
+
 def test_signing_out_other_sessions(db):
     person = UserFactory(email="ada@example.com")
     here, there = Client(), Client()
