@@ -311,7 +311,7 @@ class HttpClient:
             return False
         answer = self.post_form(
             "/accounts/login/",
-            {"csrfmiddlewaretoken": match.group(1).decode(), "username": email,
+            {"csrfmiddlewaretoken": match.group(1).decode(), "login": email,
              "password": password},
         )  # fmt: skip
         return answer.status == 302 and "sessionid" in self.cookies

@@ -6,10 +6,12 @@ There is one settings module; every difference between environments is an enviro
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -17,8 +19,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONSOLE_VAR_DIR", BASE_DIR / "var"))
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
+def env_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    value = environ.get(name)
     if value is None or value == "":
         return default
     if value.lower() in ("true", "1"):
@@ -28,8 +30,8 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of true/false/1/0, not {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
+def env_int(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
+    value = environ.get(name)
     if value is None or value == "":
         return default
     try:
@@ -46,6 +48,50 @@ def env_list(name: str, default: str = "") -> list[str]:
         for item in os.environ.get(name, default).split(",")
         if item.strip()
     ]
+
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def email_mailer(environ: Mapping[str, str], *, debug: bool) -> dict:
+    """The default mailer: EMAIL_URL (smtp://, submission://, console://, …), else EMAIL_HOST and
+    friends (SMTP), else the console backend when debugging (links in the terminal) and SMTP to
+    localhost:25 in production. A slow mail server is given up on after EMAIL_TIMEOUT seconds."""
+
+    def flag(name: str) -> bool:
+        return env_bool(name, False, environ)
+
+    if environ.get("EMAIL_URL"):
+        parsed = dj_email_url.parse(environ["EMAIL_URL"])
+        mailer: dict = {"BACKEND": parsed["EMAIL_BACKEND"]}
+        if mailer["BACKEND"] == SMTP_BACKEND:
+            mailer["OPTIONS"] = {
+                "host": parsed["EMAIL_HOST"] or "localhost",
+                "port": parsed["EMAIL_PORT"] or 25,
+                "username": parsed["EMAIL_HOST_USER"] or "",
+                "password": parsed["EMAIL_HOST_PASSWORD"] or "",
+                "use_tls": parsed["EMAIL_USE_TLS"],
+                "use_ssl": parsed["EMAIL_USE_SSL"],
+            }
+        elif parsed["EMAIL_FILE_PATH"]:
+            mailer["OPTIONS"] = {"file_path": parsed["EMAIL_FILE_PATH"]}
+    elif environ.get("EMAIL_HOST") or not debug:
+        mailer = {
+            "BACKEND": SMTP_BACKEND,
+            "OPTIONS": {
+                "host": environ.get("EMAIL_HOST", "localhost"),
+                "port": env_int("EMAIL_PORT", 25, environ),
+                "username": environ.get("EMAIL_HOST_USER", ""),
+                "password": environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": flag("EMAIL_USE_TLS"),
+                "use_ssl": flag("EMAIL_USE_SSL"),
+            },
+        }
+    else:
+        mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if mailer["BACKEND"] == SMTP_BACKEND:
+        mailer["OPTIONS"]["timeout"] = env_int("EMAIL_TIMEOUT", 10, environ)
+    return mailer
 
 
 def dev_secret_key() -> str:
@@ -75,6 +121,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 CONSOLE_ISSUER = os.environ.get("CONSOLE_ISSUER", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # Our accounts app first: its createsuperuser (verified address) replaces Django's.
+    "console.accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -84,6 +132,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "oauth2_provider",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     "orgs",
     "oauthapps",
     "axes",
@@ -102,6 +154,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -173,14 +227,56 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# The lockout check (django-axes, console/signin.py) runs before the email backend.
+# The lockout check (django-axes, console/accounts/lockout.py) runs before allauth's email backend.
 AUTHENTICATION_BACKENDS = [
-    "console.signin.LockoutBackend",
-    "orgs.backends.EmailBackend",
+    "console.accounts.lockout.LockoutBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# Accounts (django-allauth, console/accounts/adapter.py): sign in with an email address, sign up with a
+# verified one (mandatory verification is what lets sign-up answer the same for a taken address),
+# password reset and change, one email address changed with re-verification, TOTP + recovery codes.
+ACCOUNT_ADAPTER = "console.accounts.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Cloud Services Console: "
+ACCOUNT_USER_DISPLAY = "console.accounts.adapter.user_display"
+# One lockout story: django-axes counts wrong passwords and wrong second-factor codes
+# (console/accounts/lockout.py), so allauth's own failed-login limit is off. Its other limits stay: they
+# throttle what axes does not see (emails sent, sign-ups, resets), and answer 429 with Retry-After.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+# A fresh second factor for sensitive actions, and allauth's own "confirm it's you" prompts.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 15 * 60
+ACCOUNT_REAUTHENTICATION_METHODS = ["password", "mfa"]
+MFA_ADAPTER = "console.accounts.adapter.MFAAdapter"
+# Passkeys/WebAuthn need inline JSON and JavaScript on allauth's pages; our CSP and the no-JS rule
+# keep them out. TOTP (any authenticator app) with single-use recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Cloud Services Console"
+# Accept the code of the 30-second step before or after the current one (phones' clocks drift).
+MFA_TOTP_TOLERANCE = 1
+MFA_FORMS = {
+    "authenticate": "console.accounts.forms.AuthenticateForm",
+    "reauthenticate": "console.accounts.forms.ReauthenticateForm",
+}
+# How long an invitation link works.
+CONSOLE_INVITATION_DAYS = env_int("CONSOLE_INVITATION_DAYS", 7)
+
+# Email through Django's mailers (see email_mailer above); DEFAULT_FROM_EMAIL signs every message.
+MAILERS = {"default": email_mailer(os.environ, debug=DEBUG)}
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "DEFAULT_FROM_EMAIL", "Cloud Services Console <console@localhost>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -278,8 +374,9 @@ CONSOLE_RATELIMIT_RETRY_SECONDS = env_int("CONSOLE_RATELIMIT_RETRY_SECONDS", 5)
 # peer address). Rate limits and the sign-in lockout count per client address.
 CONSOLE_TRUSTED_PROXY_COUNT = env_int("CONSOLE_TRUSTED_PROXY_COUNT", 0)
 
-# Sign-in lockout (django-axes, console/signin.py): after this many failed sign-ins for one email
-# address from one client address, that pair is locked for this many minutes.
+# Sign-in lockout (django-axes, console/accounts/lockout.py): after this many failed sign-ins (wrong
+# password or wrong second-factor code) for one email address from one client address, that pair
+# is locked for this many minutes.
 CONSOLE_SIGNIN_FAILURE_LIMIT = env_int("CONSOLE_SIGNIN_FAILURE_LIMIT", 5)
 CONSOLE_SIGNIN_LOCKOUT_MINUTES = env_int("CONSOLE_SIGNIN_LOCKOUT_MINUTES", 15)
 AXES_ENABLED = CONSOLE_SIGNIN_FAILURE_LIMIT > 0
@@ -287,9 +384,9 @@ AXES_FAILURE_LIMIT = max(CONSOLE_SIGNIN_FAILURE_LIMIT, 1)
 AXES_COOLOFF_TIME = timedelta(minutes=CONSOLE_SIGNIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"
+AXES_LOCKOUT_CALLABLE = "console.accounts.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "console.ratelimit.client_address"
-AXES_USERNAME_CALLABLE = "console.signin.username"
+AXES_USERNAME_CALLABLE = "console.accounts.lockout.username"
 AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -308,6 +308,11 @@ AUDIT_ACTIONS: dict[str, str] = {
     "service.add": "Added service",
     "service.remove": "Removed service",
     "org.create": "Created organization",
+    "org.require_mfa": "Changed MFA requirement",
+    "invitation.create": "Invited member",
+    "invitation.resend": "Resent invitation",
+    "invitation.revoke": "Revoked invitation",
+    "invitation.accept": "Accepted invitation",
 }
 APP_TARGET = "oauthapp"
 AUDIT_TARGETS = {
@@ -315,4 +320,5 @@ AUDIT_TARGETS = {
     "user": "Member",
     "service": "Service",
     "organization": "Organization",
+    "invitation": "Invitation",
 }

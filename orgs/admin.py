@@ -1,14 +1,16 @@
 """Django admin for staff: organizations, people and their memberships, the service catalog,
 notifications and the (read-only) audit log."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
+from django.forms import ModelForm
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from console.accounts.services import email_address_verify
 from console.admin_lists import LargeTableAdmin
 from oauthapps.selectors import AUDIT_ACTIONS, AUDIT_TARGETS
 from orgs.models import (
@@ -67,9 +69,9 @@ class OrganizationServiceInline(admin.TabularInline):
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "member_count", "service_count", "created_at"]
     search_fields = ["name", "=id", "memberships__user__email"]
-    list_filter = ["created_at", "services"]
+    list_filter = ["require_mfa", "created_at", "services"]
     readonly_fields = ["id", "created_at"]
-    fields = ["id", "name", "created_at"]
+    fields = ["id", "name", "require_mfa", "created_at"]
     inlines = [MembershipInline, OrganizationServiceInline]
     date_hierarchy = "created_at"
 
@@ -148,6 +150,18 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="organizations", ordering="membership_total")
     def organization_count(self, user: User) -> int:
         return user.membership_total
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: ModelForm, change: bool
+    ) -> None:
+        """Staff vouch for the address of an account they make or re-address: it counts as
+        verified, so the person can sign in to the console."""
+        super().save_model(request, obj, form, change)
+        if not change or "email" in form.changed_data:
+            try:
+                email_address_verify(user=obj)
+            except ValidationError as exc:
+                messages.warning(request, " ".join(exc.messages))
 
 
 class ServiceRoleInline(admin.TabularInline):

@@ -12,6 +12,12 @@ class Organization(models.Model):
     )
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+    require_mfa = models.BooleanField(
+        default=False,
+        verbose_name="require MFA for Owners and Administrators",
+        help_text="Owners and Administrators without two-factor authentication must set it up "
+        "before they can open any page of the organization.",
+    )
     services = models.ManyToManyField(
         "Service",
         through="OrganizationService",

@@ -14,6 +14,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
+from console.accounts import mfa
 from orgs.models import Membership, Organization
 from orgs.selectors import ACTIVE_ORG_SESSION_KEY
 
@@ -32,6 +33,7 @@ class Action(StrEnum):
         "apps.grant"  # add apps to this org, remove them, re-grant changed scopes
     )
     AUDIT_VIEW = "audit.view"
+    SECURITY_MANAGE = "security.manage"  # the org's sign-in policy (require MFA)
 
 
 _EVERYONE = frozenset({Action.ORG_VIEW, Action.APPS_VIEW})
@@ -111,7 +113,8 @@ def assignable_roles(actor: Membership) -> list[tuple[str, str]]:
 def org_access(
     action: Action,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """View decorator: 404 for non-members (no existence leak), 403 for members lacking `action`.
+    """View decorator: 404 for non-members (no existence leak), 403 for members lacking `action`,
+    and Owners/Administrators of an org that requires MFA go to set it up first.
 
     Loads the org with the caller's membership in one query and sets `request.org`,
     `request.membership` and `request.org_perms`. The org a member opens becomes their active
@@ -140,11 +143,40 @@ def org_access(
                 request.session[ACTIVE_ORG_SESSION_KEY] = str(
                     membership.organization_id
                 )
+            if mfa_setup_required(membership, request.user):
+                return mfa.send_to_mfa_setup(request, membership.organization.name)
             return view(request, org_id, *args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def mfa_setup_required(membership: Membership, user: User) -> bool:
+    """Must this member (`user`'s membership) turn on two-factor authentication before using
+    the org? Yes for Owners and Administrators of an org that requires it, until they have."""
+    return (
+        membership.organization.require_mfa
+        and membership.role in (Role.OWNER, Role.ADMIN)
+        and not mfa.has_mfa(user)
+    )
+
+
+def fresh_second_factor(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    """View decorator (inside `org_access`) for sensitive actions: creating an app,
+    regenerating or rotating a secret, adding an app to an org or re-granting its scopes there,
+    changing roles, the org's MFA policy. Someone with two-factor authentication must have entered a code in the last 15
+    minutes; otherwise they are asked for one first and the action then goes through."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if mfa.has_mfa(request.user) and not mfa.is_second_factor_fresh(request):
+            return mfa.ask_for_second_factor(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def orgs_allowing(user: User | AnonymousUser, action: Action) -> list[Organization]:

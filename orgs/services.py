@@ -115,14 +115,14 @@ def _ensure_an_owner_remains(*, leaving: Membership, change: str) -> None:
 
 @transaction.atomic
 def membership_add(
-    *, org: Organization, email: str, role: str, is_developer: bool, added_by: User
+    *,
+    org: Organization,
+    user: User,
+    role: str,
+    is_developer: bool,
+    added_by: User | None,
 ) -> Membership:
-    """Add an existing user (by email) to the org with a role."""
-    user = User.objects.filter(email__iexact=email.strip()).first()
-    if user is None:
-        raise ValidationError(
-            {"email": "No user has signed up with this email address."}
-        )
+    """Make the user a member of the org with a role (an accepted invitation); once per org."""
     if Membership.objects.filter(organization=org, user=user).exists():
         raise ValidationError(
             {"email": f"{user.email} is already a member of {org.name}."}
@@ -201,16 +201,3 @@ def organization_service_remove(
     ).delete()
     if deleted:
         audit_record(org=org, actor=removed_by, action="service.remove", target=service)
-
-
-@transaction.atomic
-def user_create(*, email: str, password: str) -> User:
-    """Create a person's account; the email is also the login name."""
-    email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": "An account with this email already exists."})
-    user = User(username=email, email=email)
-    user.set_password(password)
-    user.full_clean()
-    user.save()
-    return user

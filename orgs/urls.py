@@ -9,7 +9,6 @@ urlpatterns = [
     path("orgs/switch/", views.org_switch, name="org_switch"),
     path("orgs/<uuid:org_id>/", views.org_overview, name="org_overview"),
     path("orgs/<uuid:org_id>/members/", views.member_list, name="member_list"),
-    path("orgs/<uuid:org_id>/members/add/", views.member_add, name="member_add"),
     path(
         "orgs/<uuid:org_id>/members/<int:membership_id>/change/",
         views.member_change,

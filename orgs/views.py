@@ -1,22 +1,21 @@
 from uuid import UUID
 
+from allauth.account.decorators import verified_email_required
 from django.contrib import messages
-from django.contrib.auth import login
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console.accounts import selectors as account_selectors
 from console.http import AuthedRequest
 from console.lists import render_list
 from orgs import selectors, services
 from orgs.forms import (
-    MemberAddForm,
     MemberChangeForm,
+    MemberInviteForm,
     OrganizationForm,
     OrgSwitchForm,
-    SignupForm,
 )
 from orgs.lists import (
     MemberListForm,
@@ -28,7 +27,9 @@ from orgs.models import Membership
 from orgs.permissions import (
     Action,
     assignable_roles,
+    can_assign_role,
     can_manage_member,
+    fresh_second_factor,
     membership_of,
     org_access,
 )
@@ -46,27 +47,8 @@ def home(request: AuthedRequest) -> HttpResponse:
     return redirect("orgs:org_overview", org_id=membership.organization_id)
 
 
-@login_not_required
 @require_http_methods(["GET", "POST"])
-def signup(request: AuthedRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("home")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = services.user_create(**form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            login(request, user, backend="orgs.backends.EmailBackend")
-            messages.success(
-                request, "Welcome! Create your first organization to get started."
-            )
-            return redirect("orgs:org_create")
-    return render(request, "registration/signup.html", {"form": form})
-
-
-@require_http_methods(["GET", "POST"])
+@verified_email_required
 def org_create(request: AuthedRequest) -> HttpResponse:
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -110,13 +92,15 @@ def org_overview(request: AuthedRequest, org_id: UUID) -> HttpResponse:
     )
 
 
-def _member_list_page(
+def member_list_page(
     request: AuthedRequest,
     *,
-    add_form: MemberAddForm | None = None,
+    invite_form: MemberInviteForm | None = None,
     change_form: MemberChangeForm | None = None,
     change_target: Membership | None = None,
 ) -> HttpResponse:
+    """The Members page, with a bound form's errors when a POST failed (the member views here
+    and console.accounts' invitation views render it)."""
     roles = assignable_roles(request.membership)
     form = MemberListForm(request.GET)
     listing = members_page(org=request.org, query=form.parse())
@@ -126,7 +110,16 @@ def _member_list_page(
         "listing": listing,
         "rows": [(m, can_manage_member(request.membership, m)) for m in listing.rows],
         "roles": roles,
-        "add_form": add_form or MemberAddForm(roles=roles),
+        "invite_form": invite_form or MemberInviteForm(roles=roles),
+        # Invitations nobody accepted or revoked yet (templates/accounts/_invitations.html).
+        "invitations": [
+            (invitation, can_assign_role(request.membership, invitation.role))
+            for invitation in account_selectors.invitations_open_for_org(
+                org=request.org
+            )
+        ]
+        if Action.MEMBERS_MANAGE in request.org_perms
+        else [],
         "change_form": change_form,
         "change_target": change_target,
     }
@@ -136,30 +129,12 @@ def _member_list_page(
 @require_http_methods(["GET"])
 @org_access(Action.ORG_VIEW)
 def member_list(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    return _member_list_page(request)
+    return member_list_page(request)
 
 
 @require_POST
 @org_access(Action.MEMBERS_MANAGE)
-def member_add(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    form = MemberAddForm(request.POST, roles=assignable_roles(request.membership))
-    if form.is_valid():
-        try:
-            membership = services.membership_add(
-                org=request.org, added_by=request.user, **form.cleaned_data
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(
-                request, f"{membership.user.email} added as {_role_label(membership)}."
-            )
-            return redirect("orgs:member_list", org_id=org_id)
-    return _member_list_page(request, add_form=form)
-
-
-@require_POST
-@org_access(Action.MEMBERS_MANAGE)
+@fresh_second_factor
 def member_change(
     request: AuthedRequest, org_id: UUID, membership_id: int
 ) -> HttpResponse:
@@ -168,7 +143,7 @@ def member_change(
         raise PermissionDenied("Only Owners can change an Owner's role.")
     form = MemberChangeForm(request.POST, roles=assignable_roles(request.membership))
     if not form.is_valid():
-        return _member_list_page(request, change_form=form, change_target=target)
+        return member_list_page(request, change_form=form, change_target=target)
     try:
         services.membership_change(
             membership=target, changed_by=request.user, **form.cleaned_data

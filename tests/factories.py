@@ -1,4 +1,5 @@
 import factory
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import User
 
 from orgs.models import (
@@ -26,6 +27,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     def save_password(obj, create, extracted, **kwargs):  # noqa: N805
         if create:
             obj.save()
+
+    @factory.post_generation
+    def verified_email(obj, create, extracted, **kwargs):  # noqa: N805
+        """People in tests have confirmed their address (as every account made before allauth
+        counts as confirmed); `verified_email=False` makes one who has not."""
+        if create and obj.email:
+            EmailAddress.objects.create(
+                user=obj,
+                email=obj.email.lower(),
+                verified=extracted is not False,
+                primary=True,
+            )
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):

@@ -19,6 +19,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from console.accounts.models import Invitation
+from console.accounts.services import invitation_create
 from oauthapps.models import OAuthApp
 from oauthapps.services import (
     oauth_app_add_to_org,
@@ -47,6 +49,7 @@ class World:
         OAuthApp  # owned by another org, added to this one; its scopes changed since
     )
     spare_org: Organization  # another org the Owner persona owns (to add apps to)
+    invitation: Invitation  # a pending invitation to the org, as a Member
 
 
 def everyone(ok: int) -> dict[str, int | str]:
@@ -73,6 +76,10 @@ def org(w: World) -> dict[str, Any]:
 
 def org_and_target(w: World) -> dict[str, Any]:
     return {"org_id": w.org.pk, "membership_id": w.target.pk}
+
+
+def org_and_invitation(w: World) -> dict[str, Any]:
+    return {"org_id": w.org.pk, "invitation_id": w.invitation.pk}
 
 
 def org_and_service(w: World) -> dict[str, Any]:
@@ -120,11 +127,31 @@ ROUTES: list[Route] = [
     # Members
     Route("orgs:member_list", org, "get", everyone(200)),
     Route(
-        "orgs:member_add",
+        "accounts:invitation_create",
         org,
         "post",
         only("owner", "administrator", ok=302),
         data=lambda w: {"email": w.newcomer.email, "role": "member"},
+    ),
+    Route(
+        "accounts:invitation_resend",
+        org_and_invitation,
+        "post",
+        only("owner", "administrator", ok=302),
+    ),
+    Route(
+        "accounts:invitation_revoke",
+        org_and_invitation,
+        "post",
+        only("owner", "administrator", ok=302),
+    ),
+    # The org's sign-in policy
+    Route(
+        "accounts:org_mfa_policy",
+        org,
+        "post",
+        only("owner", ok=302),
+        data=lambda w: {"require_mfa": ""},
     ),
     Route(
         "orgs:member_change",
@@ -301,6 +328,14 @@ def world(org, owner, administrator, developer, member, outsider) -> World:
         access_token_ttl_minutes=30,
         scopes=["org:member", "svc:compute:viewer"],
     )
+    invitation = invitation_create(
+        org=org,
+        email="invited@example.com",
+        role=Membership.Role.MEMBER,
+        is_developer=False,
+        invited_by=Membership.objects.get(organization=org, user=owner),
+        accept_url_for=lambda key: f"http://testserver/invitations/{key}/",
+    )
     spare_org = OrganizationFactory(name="Spare Org")
     MembershipFactory(organization=spare_org, user=owner, role=Membership.Role.OWNER)
     return World(
@@ -312,6 +347,7 @@ def world(org, owner, administrator, developer, member, outsider) -> World:
         app=app,
         added_app=added_app,
         spare_org=spare_org,
+        invitation=invitation,
     )
 
 

@@ -15,11 +15,12 @@ from oauthapps import selectors, services
 from oauthapps.forms import AddToOrgsForm, ClientIdForm
 from oauthapps.models import OAuthApp
 from oauthapps.views.common import flash_added, flash_missing
-from orgs.permissions import Action, org_access, orgs_allowing
+from orgs.permissions import Action, fresh_second_factor, org_access, orgs_allowing
 
 
 @require_http_methods(["GET", "POST"])
 @org_access(Action.APPS_VIEW)
+@fresh_second_factor
 def app_add_to_orgs(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpResponse:
     app = selectors.oauth_app_get_visible(org=request.org, app_id=app_id)
     catalog = selectors.scope_catalog()
@@ -51,6 +52,7 @@ def app_add_to_orgs(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpRe
 
 @require_http_methods(["GET", "POST"])
 @org_access(Action.APPS_GRANT)
+@fresh_second_factor
 def app_add_by_client_id(request: AuthedRequest, org_id: UUID) -> HttpResponse:
     is_post = request.method == "POST"
     looked_up = "client_id" in request.GET
@@ -125,6 +127,7 @@ def app_remove_from_org(
 
 @require_POST
 @org_access(Action.APPS_GRANT)
+@fresh_second_factor
 def app_regrant(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpResponse:
     grant = selectors.oauth_app_grant_get(org=request.org, app_id=app_id)
     was_pending = selectors.grant_is_pending(grant=grant, app=grant.app)

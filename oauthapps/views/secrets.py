@@ -17,11 +17,12 @@ from console.http import AuthedRequest
 from oauthapps import selectors, services
 from oauthapps.forms import RotateSecretForm, SecretChangeForm
 from oauthapps.views.common import app_page, credentials_context
-from orgs.permissions import Action, org_access
+from orgs.permissions import Action, fresh_second_factor, org_access
 
 
 @require_http_methods(["GET", "POST"])
 @org_access(Action.APPS_MANAGE)
+@fresh_second_factor
 def app_regenerate_secret(
     request: AuthedRequest, org_id: UUID, app_id: int
 ) -> HttpResponse:
@@ -49,6 +50,7 @@ def app_regenerate_secret(
 
 @require_http_methods(["GET", "POST"])
 @org_access(Action.APPS_MANAGE)
+@fresh_second_factor
 def app_rotate_secret(
     request: AuthedRequest, org_id: UUID, app_id: int
 ) -> HttpResponse:

@@ -2,6 +2,7 @@
 
 from uuid import UUID
 
+from allauth.account.decorators import verified_email_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -14,11 +15,13 @@ from oauthapps import selectors, services
 from oauthapps.models import OAuthApp
 from oauthapps.views.common import credentials_context, flash_added
 from oauthapps.wizard import STEPS, Wizard, progress
-from orgs.permissions import Action, org_access
+from orgs.permissions import Action, fresh_second_factor, org_access
 
 
 @require_http_methods(["GET", "POST"])
+@verified_email_required
 @org_access(Action.APPS_CREATE)
+@fresh_second_factor
 def app_create(request: AuthedRequest, org_id: UUID) -> HttpResponse:
     wizard = Wizard(request.POST if request.method == "POST" else None, org=request.org)
     context: dict = {"org": request.org, "wizard": wizard}
@@ -57,6 +60,7 @@ def _credentials_context(request: AuthedRequest, app: OAuthApp, secret: str) -> 
 
 @require_http_methods(["GET", "POST"])
 @org_access(Action.APPS_GRANT)
+@fresh_second_factor
 def app_add_to_org(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpResponse:
     app = selectors.oauth_app_get(org=request.org, app_id=app_id)
     is_added_here = selectors.oauth_app_is_added(app=app, org=request.org)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.db import connection
+from playwright.sync_api import expect
 
 from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.services import oauth_app_add_to_org, oauth_app_create
@@ -187,7 +188,8 @@ def test_regenerate_without_javascript_confirms_on_its_own_page(
     shot(page, "regenerate-page-no-js")
     page.get_by_role("button", name="Regenerate secret").click()
     dialog = page.get_by_role("dialog", name="New client secret")
-    assert dialog.is_visible()
+    # Waits for the POST's page, however busy the machine.
+    expect(dialog).to_be_visible()
     secret = dialog.get_by_role("textbox", name="Client secret").input_value()
     shot(page, "new-secret-no-js")
     assert token_request(server, app.client_id, secret).status_code == 200

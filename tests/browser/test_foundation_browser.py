@@ -1,11 +1,14 @@
-"""A newcomer's first minutes: sign up, create an org, add a service, create a second org, switch."""
+"""A newcomer's first minutes: sign up, confirm the email, create an org, add a service, create a
+second org, switch."""
 
 import re
 
 import pytest
+from django.core import mail
 from playwright.sync_api import expect
 
 from orgs.models import Membership, Organization
+from tests.accounts.conftest import link_in
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 
@@ -31,6 +34,10 @@ def test_sign_up_create_orgs_add_a_service_and_switch(page, screenshot):
     page.get_by_label("Password").fill("a-long-enough-passphrase")
     screenshot(page, "signup")
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    (message,) = mail.outbox
+    page.goto(link_in(message, "/accounts/confirm-email/"))
+    page.get_by_role("button", name="Confirm").click()
 
     expect(
         page.get_by_role("heading", name="Create your first organization")

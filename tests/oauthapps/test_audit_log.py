@@ -27,7 +27,7 @@ def history(org, owner, administrator, make_app):
     services.oauth_app_regenerate_secret(app=second.app, regenerated_by=administrator)
     newcomer = UserFactory(email="new@example.com")
     org_services.membership_add(
-        org=org, email=newcomer.email, role="member", is_developer=False, added_by=owner
+        org=org, user=newcomer, role="member", is_developer=False, added_by=owner
     )
     AuditEvent.objects.create(organization=OrganizationFactory(), action="app.create")
     return first.app, second.app

@@ -13,7 +13,12 @@ from oauthapps import services
 from oauthapps.models import OAuthApp
 from oauthapps.wizard import STEPS, Wizard
 from orgs.models import AuditEvent, Notification, ServiceRole
-from tests.factories import OrganizationServiceFactory, ServiceFactory
+from tests.factories import (
+    MembershipFactory,
+    OrganizationServiceFactory,
+    ServiceFactory,
+    UserFactory,
+)
 
 VALID = {
     "type-app_type": "server_to_server",
@@ -593,3 +598,13 @@ def test_others_continue_to_the_app_page_and_are_told_an_owner_can_add_it(
     assert f'data-confirm-close-href="{app_url}"' in html
     assert "An Owner of the organization can add it later" in html
     assert "add-to-organization" not in html
+
+
+def test_an_unconfirmed_address_cannot_create_an_app(client_as, org):
+    person = UserFactory(email="unconfirmed@example.com", verified_email=False)
+    MembershipFactory(organization=org, user=person, role="owner")
+    client = client_as(person)
+    for response in (client.get(create_url(org)), post(client, org, "review")):
+        assert response.status_code == 200
+        assert "Confirm your email address first" in response.content.decode()
+    assert OAuthApp.objects.count() == 0

@@ -212,6 +212,33 @@ def test_admin_cannot_leave_an_organization_without_an_owner(
     assert Membership.objects.get(user=member).role == Membership.Role.OWNER
 
 
+def test_staff_see_and_lift_an_organizations_mfa_requirement(
+    admin_client, org, owner, member
+):
+    """E.g. for an organization whose only Owner lost their authenticator app."""
+    Organization.objects.filter(pk=org.pk).update(require_mfa=True)
+    listed = admin_client.get(
+        reverse("admin:orgs_organization_changelist"), {"require_mfa__exact": "1"}
+    )
+    assert org.name in listed.content.decode()
+    rows = [
+        {
+            "id": str(membership.pk),
+            "organization": str(org.pk),
+            "user": str(membership.user_id),
+            "role": membership.role,
+        }
+        for membership in Membership.objects.filter(organization=org).order_by("pk")
+    ]
+    response = admin_client.post(
+        reverse("admin:orgs_organization_change", args=[org.pk]),
+        _org_form_data(org, rows),  # the box left unticked
+    )
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert not org.require_mfa
+
+
 @pytest.mark.parametrize(
     "url_name",
     [

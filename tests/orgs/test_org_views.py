@@ -4,9 +4,11 @@ import re
 
 import pytest
 from django.contrib.auth.models import User
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from console.accounts.models import Invitation
 from orgs.models import Membership, Organization
 from orgs.selectors import ACTIVE_ORG_SESSION_KEY
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
@@ -18,21 +20,35 @@ def overview_url(org) -> str:
     return reverse("orgs:org_overview", args=[org.pk])
 
 
-# Sign up → first org → Owner
+# Sign up → confirm the email → first org → Owner (allauth's sign-up, our templates)
+
+
+def confirmation_link(message) -> str:
+    return re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", message.body)[1]
 
 
 def test_signing_up_leads_to_creating_the_first_org_as_its_owner(client, db):
     response = client.post(
         reverse("signup"),
-        {"email": "Newcomer@Example.com", "password": "a-long-enough-passphrase"},
+        {"email": "Newcomer@Example.com", "password1": "a-long-enough-passphrase"},
         follow=True,
     )
-    assert response.redirect_chain == [(reverse("orgs:org_create"), 302)]
-    html = response.content.decode()
-    assert "Create your first organization" in html
-    assert "Welcome!" in html
+    assert response.redirect_chain == [
+        (reverse("account_email_verification_sent"), 302)
+    ]
+    assert "Check your email" in response.content.decode()
     user = User.objects.get()
     assert (user.email, user.username) == ("newcomer@example.com",) * 2
+    assert "_auth_user_id" not in client.session  # not before the address is confirmed
+
+    (message,) = mail.outbox
+    assert message.to == ["newcomer@example.com"]
+    link = confirmation_link(message)
+    assert client.get(link).status_code == 200
+    response = client.post(link, follow=True)
+    assert response.redirect_chain[-1] == (reverse("orgs:org_create"), 302)
+    assert "Create your first organization" in response.content.decode()
+    assert client.session["_auth_user_id"] == str(user.pk)
 
     response = client.post(reverse("orgs:org_create"), {"name": "Newco"}, follow=True)
     org = Organization.objects.get()
@@ -55,19 +71,14 @@ def test_signup_rejects_put(client, db):
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
+        ({"email": "new@example.com", "password1": "short"}, "password1", "too short"),
         (
-            {"email": "TAKEN@example.com", "password": "a-long-enough-passphrase"},
-            "email",
-            "already exists",
-        ),
-        ({"email": "new@example.com", "password": "short"}, "password", "too short"),
-        (
-            {"email": "new@example.com", "password": "password123"},
-            "password",
+            {"email": "new@example.com", "password1": "password123"},
+            "password1",
             "too common",
         ),
         (
-            {"email": "nope", "password": "a-long-enough-passphrase"},
+            {"email": "nope", "password1": "a-long-enough-passphrase"},
             "email",
             "valid email",
         ),
@@ -84,6 +95,20 @@ def test_signup_with_bad_input_shows_errors_and_creates_nobody(
     assert "_auth_user_id" not in client.session
 
 
+def test_signing_up_with_a_taken_address_answers_like_a_new_one(client, db):
+    """No account enumeration: the same page as for a new address; the address's owner gets
+    an email saying someone tried, and no second account appears."""
+    UserFactory(email="taken@example.com")
+    data = {"password1": "a-long-enough-passphrase"}
+    taken = client.post(reverse("signup"), {"email": "TAKEN@example.com", **data})
+    new = Client().post(reverse("signup"), {"email": "fresh@example.com", **data})
+    assert (taken.status_code, taken["Location"]) == (new.status_code, new["Location"])
+    assert User.objects.filter(email__iexact="taken@example.com").count() == 1
+    assert "_auth_user_id" not in client.session
+    warning = next(m for m in mail.outbox if m.to == ["taken@example.com"])
+    assert "already exists" in warning.body
+
+
 def test_signed_in_people_skip_the_signup_page(client_as, owner):
     response = client_as(owner).get(reverse("signup"))
     assert response.status_code == 302
@@ -96,7 +121,7 @@ def test_signed_in_people_skip_the_signup_page(client_as, owner):
 def test_sign_in_by_email_in_any_case(client, org, owner):
     response = client.post(
         reverse("login"),
-        {"username": "OWNER@example.com", "password": PASSWORD},
+        {"login": "OWNER@example.com", "password": PASSWORD},
         follow=True,
     )
     assert response.redirect_chain[-1] == (overview_url(org), 302)
@@ -105,16 +130,31 @@ def test_sign_in_by_email_in_any_case(client, org, owner):
 
 def test_wrong_password_is_refused(client, org, owner):
     response = client.post(
-        reverse("login"), {"username": owner.email, "password": "wrong"}
+        reverse("login"), {"login": owner.email, "password": "wrong"}
     )
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()
     assert "_auth_user_id" not in client.session
 
 
+def test_an_unknown_address_gets_the_same_answer_as_a_wrong_password(
+    client, org, owner
+):
+    wrong = client.post(reverse("login"), {"login": owner.email, "password": "wrong"})
+    unknown = client.post(
+        reverse("login"), {"login": "nobody@example.com", "password": "wrong"}
+    )
+    assert (
+        wrong.context["form"].non_field_errors()
+        == unknown.context["form"].non_field_errors()
+    )
+
+
 def test_sign_out_is_a_post(client_as, owner):
     client = client_as(owner)
-    assert client.get(reverse("logout")).status_code == 405
+    response = client.get(reverse("logout"))  # only asks
+    assert response.status_code == 200
+    assert "_auth_user_id" in client.session
     response = client.post(reverse("logout"))
     assert response.url == reverse("login")
     assert "_auth_user_id" not in client.session
@@ -124,6 +164,15 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, org):
     response = client.get(overview_url(org))
     assert response.status_code == 302
     assert response.url == f"{reverse('login')}?next={overview_url(org)}"
+
+
+def test_an_unconfirmed_address_cannot_create_an_organization(client_as, db):
+    person = UserFactory(email="unconfirmed@example.com", verified_email=False)
+    response = client_as(person).post(reverse("orgs:org_create"), {"name": "Nope"})
+    assert response.status_code == 200
+    assert "Confirm your email address first" in response.content.decode()
+    assert not Organization.objects.exists()
+    assert mail.outbox[0].to == ["unconfirmed@example.com"]
 
 
 # Creating organizations
@@ -269,7 +318,7 @@ def test_shell_has_the_org_navigation_with_oauth_apps(client_as, org, owner):
 @pytest.mark.parametrize(
     ("url_name", "args"),
     [
-        ("orgs:member_add", ["org"]),
+        ("accounts:invitation_create", ["org"]),
         ("orgs:service_add", ["org", "compute"]),
         ("orgs:org_create", []),
         ("orgs:notifications_read_all", []),
@@ -285,6 +334,7 @@ def test_state_changes_need_a_csrf_token(org, owner, url_name, args):
     assert response.status_code == 403
     assert org.services.count() == 0
     assert Organization.objects.count() == 1
+    assert not Invitation.objects.exists()
 
 
 def test_forms_carry_the_csrf_token(client_as, org, owner):

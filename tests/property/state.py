@@ -6,7 +6,7 @@ import json
 from django.apps import apps
 
 # Sessions and sign-in attempt records change on any request; they are not the console's data.
-WATCHED_APPS = ("auth", "orgs", "oauthapps", "tokens")
+WATCHED_APPS = ("auth", "account", "mfa", "accounts", "orgs", "oauthapps", "tokens")
 
 
 def snapshot() -> dict[str, str]:

@@ -151,7 +151,7 @@ def test_production_redirects_http_to_https(client, db, settings):
 
 def sign_in(client: Client, email: str) -> None:
     client.get(reverse("login"))
-    response = client.post(reverse("login"), {"username": email, "password": PASSWORD})
+    response = client.post(reverse("login"), {"login": email, "password": PASSWORD})
     assert response.status_code == 302
 
 
@@ -170,7 +170,7 @@ def test_cookies_are_secure_in_production(client, owner, settings):
     settings.CSRF_COOKIE_SECURE = True
     client.get(reverse("login"), secure=True)
     client.post(
-        reverse("login"), {"username": owner.email, "password": PASSWORD}, secure=True
+        reverse("login"), {"login": owner.email, "password": PASSWORD}, secure=True
     )
     assert client.cookies["sessionid"]["secure"] is True
     assert client.cookies["csrftoken"]["secure"] is True

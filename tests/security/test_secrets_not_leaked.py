@@ -2,10 +2,11 @@
 
 One realistic session is replayed with every log record captured (root at DEBUG, the production
 LOGGING otherwise): sign-in with a wrong then the right password, the wizard's Create, adding the
-app to the org, tokens by Basic and by form, a wrong secret, introspection, an API call,
-revocation, Regenerate and Rotate, and a crash inside the token endpoint. Then every secret seen
-on the way — passwords, client secrets, their stored hashes, access tokens — is looked for in the
-captured logs, in the crash's response, in every admin changelist and in the audit trail.
+app to the org, an invitation signed up from and accepted, tokens by Basic and by form, a wrong
+secret, introspection, an API call, revocation, Regenerate and Rotate, and a crash inside the
+token endpoint. Then every secret seen on the way — passwords, client secrets, their stored
+hashes, access tokens, the invitation's key and its hash — is looked for in the captured logs, in
+the crash's response, in every admin changelist and in the audit trail.
 """
 
 import base64
@@ -17,12 +18,15 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from console.accounts.models import Invitation
 from oauthapps.models import OAuthApp
 from oauthapps.services import secret_fingerprint
 from orgs.models import AuditEvent, Notification
+from tests.accounts.conftest import link_in
 from tests.factories import PASSWORD
 
 SECRET_IN_PAGE = re.compile(r'id="credentials-client-secret"[^>]*>([^<]+)<')
@@ -63,9 +67,9 @@ def replay(org, owner, catalog, contains, caplog, capsys, monkeypatch):
 
     # Sign in: a wrong password, then the right one.
     login = reverse("login")
-    browser.post(login, {"username": owner.email, "password": WRONG_PASSWORD})
+    browser.post(login, {"login": owner.email, "password": WRONG_PASSWORD})
     assert (
-        browser.post(login, {"username": owner.email, "password": PASSWORD}).status_code
+        browser.post(login, {"login": owner.email, "password": PASSWORD}).status_code
         == 302
     )
 
@@ -116,6 +120,23 @@ def replay(org, owner, catalog, contains, caplog, capsys, monkeypatch):
     # A revoked token used anyway (logged as a 401).
     assert script.get(f"/api/v1/orgs/{org.pk}",
                       headers={"Authorization": f"Bearer {token}"}).status_code == 401  # fmt: skip
+
+    # An invitation: the link's key travels only in the email; the newcomer signs up from it
+    # and accepts.
+    browser.post(
+        reverse("accounts:invitation_create", args=[org.pk]),
+        {"email": "invitee@example.com", "role": "member"},
+    )
+    link = link_in(mail.outbox[-1], "/invitations/")
+    seen.keep("invitation key", link.strip("/").rsplit("/", 1)[1])
+    seen.keep("invitation key hash", Invitation.objects.get().key_hash)
+    newcomer = Client()
+    assert newcomer.get(link).status_code == 200
+    newcomer.post(
+        reverse("account_signup"),
+        {"email": "invitee@example.com", "password1": PASSWORD, "next": link},
+    )
+    assert newcomer.post(link).status_code == 302
 
     # Regenerate, then Rotate.
     regenerated = browser.post(
@@ -174,6 +195,7 @@ def test_a_crash_answers_json_without_the_request(replay):
 def test_audit_events_and_notifications_hold_no_secret(replay):
     audit = json.dumps(list(AuditEvent.objects.values()), default=str)
     assert "app.regenerate_secret" in audit and "app.rotate_secret" in audit
+    assert "invitation.accept" in audit
     assert_free_of_secrets(audit, replay, "the audit trail")
     notes = json.dumps(list(Notification.objects.values()), default=str)
     assert_free_of_secrets(notes, replay, "notifications")

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from console.accounts.services import email_address_verify
 from oauthapps import services
 from oauthapps.credentials import credentials_document
 from oauthapps.models import TTL_DEFAULT_MINUTES
@@ -114,6 +115,7 @@ class Command(BaseCommand):
             user = User(username=email.lower(), email=email.lower())
             user.set_unusable_password()
             user.save()
+            email_address_verify(user=user)
         return user
 
     def _org(self, ref: str, *, create: bool, user: User) -> Organization:

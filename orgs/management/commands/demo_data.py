@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
 
+from console.accounts.services import email_address_verify
 from orgs import services
 from orgs.models import (
     Membership,
@@ -76,6 +77,7 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
         user.is_staff = user.is_superuser = staff or user.is_staff
         user.save()
+        email_address_verify(user=user)
         return user
 
     def _welcome(self, owner: User) -> None:

@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 from itertools import cycle, islice
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
@@ -20,6 +21,7 @@ from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F,
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from console.accounts.services import email_address_verify
 from oauthapps.models import AppGrant, IssuedToken, OAuthApp
 from oauthapps.selectors import AUDIT_ACTIONS
 from orgs.models import (
@@ -121,6 +123,7 @@ class Command(BaseCommand):
             is_staff=True,
             is_superuser=True,
         )
+        email_address_verify(user=owner)
         org = Organization.objects.create(name=ORG_NAME)
         Membership.objects.create(
             organization=org, user=owner, role=Membership.Role.OWNER, is_developer=True
@@ -167,6 +170,14 @@ class Command(BaseCommand):
                     password=unusable,
                 )
                 for n in range(start, start + count)
+            ),
+            batch_size=BATCH,
+        )
+        # Accounts made by a command count as verified (as with createsuperuser and demo_data).
+        EmailAddress.objects.bulk_create(
+            (
+                EmailAddress(user=u, email=u.email, verified=True, primary=True)
+                for u in users
             ),
             batch_size=BATCH,
         )
