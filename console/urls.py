@@ -32,4 +32,5 @@ urlpatterns = [
 ]
 handler500 = "console.errors.server_error"
 handler400 = "console.errors.bad_request"
+handler403 = "console.errors.permission_denied"
 handler404 = "console.errors.page_not_found"
