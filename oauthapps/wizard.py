@@ -141,9 +141,16 @@ class Wizard:
         self.form.is_valid()
         for field, field_errors in errors.items():
             if owners.get(field, len(STEPS) - 1) == index:
-                self.form.add_error(
-                    field if field in self.form.fields else None, field_errors
-                )
+                key = field if field in self.form.fields else None
+                # The step's own check may already say the same (a name taken meanwhile).
+                shown = set(self.form.errors.get(key or NON_FIELD_ERRORS, []))
+                fresh = [
+                    error
+                    for error in ValidationError(field_errors).messages
+                    if error not in shown
+                ]
+                if fresh:
+                    self.form.add_error(key, fresh)
 
     # Rendering ----------------------------------------------------------------------------
 

@@ -56,7 +56,12 @@ def _clean_name_and_description(
 
 
 def _save(app: OAuthApp, **kwargs: object) -> None:
-    """Save; a name clash that slipped past the check (a concurrent request) is a name error."""
+    """Save; a name clash that slipped past the check (a concurrent request) is a name error.
+
+    The database's constraint on the lower-cased name per organization is the last word, so
+    callers skip full_clean's own reading of it (validate_constraints=False): a clash committed
+    meanwhile would come out of that as an error on no field.
+    """
     try:
         with transaction.atomic():
             app.save(**kwargs)
@@ -101,7 +106,7 @@ def oauth_app_create(
         hash_client_secret=True,
         secret_created_at=timezone.now(),
     )
-    app.full_clean(exclude=["client_secret"])
+    app.full_clean(exclude=["client_secret"], validate_constraints=False)
     _save(app)
     audit_record(
         org=organization,
@@ -143,7 +148,7 @@ def oauth_app_update(
     app.name, app.description = name, description
     app.access_token_ttl_minutes = access_token_ttl_minutes
     app.scopes = _clean_scopes(scopes)
-    app.full_clean(exclude=["client_secret"])
+    app.full_clean(exclude=["client_secret"], validate_constraints=False)
     changes = {
         field: {"from": before[field], "to": getattr(app, field)}
         for field in EDITABLE_FIELDS
