@@ -20,7 +20,7 @@ from oauthapps.forms import (
     TTLForm,
 )
 from oauthapps.selectors import ScopeCatalog, ScopeGroup, ScopeOption, scope_catalog
-from orgs.models import Organization
+from orgs.models import Membership, Organization
 
 
 class Step(NamedTuple):
@@ -81,8 +81,15 @@ class Wizard:
     """One request's view of the wizard: which step to show, with which form, and — once every
     step is valid and the user pressed Next on the last one — the merged data to create from."""
 
-    def __init__(self, data: QueryDict | None, *, org: Organization) -> None:
+    def __init__(
+        self,
+        data: QueryDict | None,
+        *,
+        org: Organization,
+        actor: Membership | None = None,
+    ) -> None:
         self.org = org
+        self.actor = actor  # the creator: their role bounds the scopes they may give
         self.catalog: ScopeCatalog = scope_catalog(org=org)
         self.data = data if data is not None else QueryDict()
         self.cleaned_data: dict[str, Any] | None = None
@@ -163,6 +170,7 @@ class Wizard:
             "prefix": step.slug,
             "org": self.org,
             "catalog": self.catalog,
+            "actor": self.actor,
         }
         if bound:
             return step.form_class(self.data, **kwargs)

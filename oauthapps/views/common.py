@@ -18,7 +18,7 @@ from oauthapps.forms import DeleteAppForm, RotateSecretForm, SecretChangeForm
 from oauthapps.models import OAuthApp
 from oauthapps.usage import oauth_app_usage
 from orgs.models import Organization
-from orgs.permissions import Action, orgs_allowing
+from orgs.permissions import Action, orgs_allowing, secret_refusal
 
 
 def credentials_context(
@@ -111,11 +111,14 @@ def app_page_context(request: AuthedRequest, app: OAuthApp) -> dict[str, Any]:
     )
     added_ids = {row.grant.organization_id for row in grant_rows}
     issuer = settings.CONSOLE_ISSUER
+    can_manage = is_owned and str(Action.APPS_MANAGE) in request.org_perms  # type: ignore[attr-defined]
     return {
         "org": org,
         "app": app,
         "is_owned": is_owned,
-        "can_manage": is_owned and str(Action.APPS_MANAGE) in request.org_perms,  # type: ignore[attr-defined]
+        "can_manage": can_manage,
+        # Regenerate and Rotate: refused, saying who can, when the app's role is above the member's.
+        "secret_refusal": secret_refusal(request.membership, app) if can_manage else "",  # type: ignore[attr-defined]
         "grouped_scopes": catalog.grouped(app.scopes),
         "missing_groups": catalog.missing_groups(app.scopes),
         "grant_rows": grant_rows,

@@ -20,7 +20,11 @@ from orgs.permissions import Action, org_access
 @require_http_methods(["GET", "POST"])
 @org_access(Action.APPS_CREATE)
 def app_create(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    wizard = Wizard(request.POST if request.method == "POST" else None, org=request.org)
+    wizard = Wizard(
+        request.POST if request.method == "POST" else None,
+        org=request.org,
+        actor=request.membership,
+    )
     context: dict = {"org": request.org, "wizard": wizard}
     if wizard.is_complete:
         try:
