@@ -3,7 +3,6 @@ Regenerate and Rotate render again, with the new secret in the pop-up)."""
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -12,6 +11,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from console.http import AuthedRequest
+from console.issuer import issuer
 from oauthapps import selectors, services
 from oauthapps.credentials import credentials_data_url, credentials_filename
 from oauthapps.forms import DeleteAppForm, RotateSecretForm, SecretChangeForm
@@ -30,7 +30,9 @@ def credentials_context(
     return {
         "app": app,
         "client_secret": secret,
-        "download_url": credentials_data_url(app=app, client_secret=secret),
+        "download_url": credentials_data_url(
+            app=app, client_secret=secret, issuer=issuer(request)
+        ),
         "download_name": credentials_filename(app=app),
         "app_url": app_url,
         "can_grant": can_grant,
@@ -110,7 +112,7 @@ def app_page_context(request: AuthedRequest, app: OAuthApp) -> dict[str, Any]:
         only_org=None if is_owned else org,
     )
     added_ids = {row.grant.organization_id for row in grant_rows}
-    issuer = settings.CONSOLE_ISSUER
+    base = issuer(request)
     can_manage = is_owned and str(Action.APPS_MANAGE) in request.org_perms  # type: ignore[attr-defined]
     return {
         "org": org,
@@ -129,8 +131,8 @@ def app_page_context(request: AuthedRequest, app: OAuthApp) -> dict[str, Any]:
         if is_owned
         else False,
         "usage": oauth_app_usage(app=app, org=None if is_owned else org),
-        "token_url": issuer + reverse("oauth:token"),
-        "api_url": issuer + reverse("api:org_detail", args=[org.pk]),
+        "token_url": base + reverse("oauth:token"),
+        "api_url": base + reverse("api:org_detail", args=[org.pk]),
         "credentials_file": credentials_filename(app=app),
         **_secret_context(app),
     }
