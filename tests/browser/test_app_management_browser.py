@@ -289,7 +289,9 @@ def test_an_owner_adds_the_app_to_another_org_from_its_page(
     page.goto(f"/orgs/{org.pk}/oauth-apps/{app.pk}/")
     page.get_by_role("link", name="Add to organizations").first.click()
     page.get_by_role("heading", name="Add Billing Sync to organizations").wait_for()
-    expect(page.locator("[data-org]").first).to_contain_text(re.compile("^Second Org"))
+    expect(page.locator("[data-org]").first).to_contain_text(
+        re.compile(r"^\s*Second Org")
+    )
     expect(page.locator("[data-org='Not Mine']")).to_have_count(0)  # not an Owner there
     shot(page, "add-to-orgs")
     page.get_by_label(re.compile("Second Org")).check()
