@@ -153,7 +153,10 @@ def grants_follow_scope_change(
             continue  # nothing new waits here: no news for its Owners
         if is_owning_org:
             notify_owners_widening_waits(
-                app=app, editor=editor, added=scope_grammar.normalize(pending & added)
+                app=app,
+                editor=editor,
+                added=scope_grammar.normalize(pending & added),
+                role=permissions.highest_org_role(granted | wanted),
             )
         else:
             notify_owners_regrant(app=app, org=grant.organization)
@@ -237,12 +240,12 @@ def notify_owners_regrant(*, app: OAuthApp, org: Organization) -> None:
 
 
 def notify_owners_widening_waits(
-    *, app: OAuthApp, editor: User, added: list[str]
+    *, app: OAuthApp, editor: User, added: list[str], role: str | None
 ) -> None:
     """Tell every Owner of the app's owning org that an edit by someone whose role does not
-    cover it widened the app's scopes, and that the widening waits for their re-grant."""
+    cover it widened the app's scopes, and that the widening waits for their re-grant. `role`:
+    the highest organization role the app holds or would hold there."""
     org = app.organization
-    role = permissions.app_org_role(app)
     holds = (
         f"an app that holds or would hold {permissions.role_phrase(role)}"
         if role

@@ -48,9 +48,9 @@ def flash_saved(request: AuthedRequest, app: OAuthApp) -> None:
         return
     messages.warning(
         request,
-        f"{app.name} was saved, but {', '.join(waiting)} wait for an Owner of "
-        f"{app.organization.name} to re-grant them (they widen the app past your role "
-        "there); its Owners were notified. Until then its tokens keep the scopes granted "
+        f"{app.name} was saved. Its added scopes ({', '.join(waiting)}) wait for an Owner "
+        f"of {app.organization.name} to re-grant them, as they widen the app past your role "
+        "there; its Owners were notified. Until then its tokens keep the scopes granted "
         "before.",
     )
 

@@ -121,8 +121,8 @@ def test_a_widening_above_the_editors_role_waits_for_an_owner(
         client_as(administrator), org, creds.app, ["org:member", "org:owner"]
     )
     assert (
-        "Deploy Bot was saved, but org:owner wait for an Owner of Acme Corp to re-grant them"
-        in response.content.decode()
+        "Deploy Bot was saved. Its added scopes (org:owner) wait for an Owner of Acme Corp "
+        "to re-grant them" in response.content.decode()
     )
     assert AppGrant.objects.get(app=creds.app).scopes == ["org:member"]
     assert token(api_client, creds.client_id, creds.client_secret)["scope"] == (
