@@ -6,6 +6,8 @@ set -euo pipefail
 CREDENTIALS=${1:?usage: get_token.sh credentials.json [org_id]}
 
 fail() { echo "$*" >&2; exit 1; }
+[ -r "$CREDENTIALS" ] || fail "Cannot read $CREDENTIALS."
+jq empty "$CREDENTIALS" 2>/dev/null || fail "$CREDENTIALS is not JSON: use the file Download JSON saved."
 field() { jq -er ".$1" "$CREDENTIALS" 2>/dev/null || fail "$CREDENTIALS lacks $1: use the file Download JSON saved."; }
 
 CLIENT_ID=$(field client_id)

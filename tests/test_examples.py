@@ -68,3 +68,12 @@ def test_a_file_that_is_not_the_credentials_json_is_one_clear_line(script, tmp_p
     assert result.stderr.strip() == (
         f"{path} lacks client_secret: use the file Download JSON saved."
     )
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_missing_file_is_one_clear_line(script, tmp_path):
+    missing = tmp_path / "nowhere.json"
+    result = run(script, missing)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Cannot read {missing}")
+    assert len(result.stderr.strip().splitlines()) == 1
