@@ -260,17 +260,22 @@ ROUTES: list[Route] = [
 
 
 @pytest.fixture
-def world(org, owner, administrator, developer, member, outsider) -> World:
-    target = MembershipFactory(organization=org, role=Membership.Role.MEMBER)
-    service = Service.objects.get(slug="compute")
-    services.organization_service_add(org=org, service=service, added_by=owner)
-    people = {
+def people(owner, administrator, developer, member, outsider) -> dict[str, User]:
+    """Every persona but `anonymous`, by name."""
+    return {
         "owner": owner,
         "administrator": administrator,
         "developer": developer,
         "member": member,
         "outsider": outsider,
     }
+
+
+@pytest.fixture
+def world(org, owner, people) -> World:
+    target = MembershipFactory(organization=org, role=Membership.Role.MEMBER)
+    service = Service.objects.get(slug="compute")
+    services.organization_service_add(org=org, service=service, added_by=owner)
     app, _secret = oauth_app_create(
         organization=org,
         created_by=owner,
@@ -473,24 +478,8 @@ def _outcome(response, action: str, app: OAuthApp, tier: str) -> int | str:
 
 @pytest.mark.parametrize(("action", "persona", "tier"), TIER_CASES)
 def test_what_an_app_tier_allows_each_role(
-    client_as,
-    org,
-    owner,
-    administrator,
-    developer,
-    member,
-    outsider,
-    action,
-    persona,
-    tier,
+    client_as, org, owner, people, action, persona, tier
 ):
-    people = {
-        "owner": owner,
-        "administrator": administrator,
-        "developer": developer,
-        "member": member,
-        "outsider": outsider,
-    }
     app = _tier_app(org, owner, tier)
     response = _act(client_as(people.get(persona)), action, org, app, tier)
     expected = TIER_POLICY[action, persona][TIERS.index(tier)]

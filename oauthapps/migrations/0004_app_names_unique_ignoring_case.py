@@ -17,7 +17,10 @@ from django.db import migrations, models
 from django.db.models import Count
 from django.db.models.functions import Lower
 
-token_state = import_module("oauthapps.tokens.migrations.0001_initial")
+# Installs the token state triggers again on SQLite, after a table rebuild (see 0003).
+reinstall_sqlite_triggers = import_module(
+    "oauthapps.migrations.0003_secret_generations"
+).reinstall_sqlite_triggers
 
 
 def name_clashes(apps) -> list[str]:
@@ -59,12 +62,6 @@ def refuse_name_clashes(apps, schema_editor) -> None:
             + "\nRename all but one app of each line (Django admin › OAuth apps, or the app's "
             "Edit page in the console), then run migrate again. Nothing was changed."
         )
-
-
-def reinstall_sqlite_triggers(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "sqlite":
-        token_state.uninstall(apps, schema_editor)
-        token_state.install(apps, schema_editor)
 
 
 class Migration(migrations.Migration):
