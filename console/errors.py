@@ -1,11 +1,16 @@
-"""The error handlers (`handler500`, `handler400`, `handler404`): what people and scripts see when a
-request fails.
+"""The error handlers (`handler500`, `handler400`, `handler403`, `handler404`): what people and
+scripts see when a request fails.
 
 Scripts talking to the token service and the resource API get JSON, never an HTML page: a database
 outage is `503 {"error": "temporarily_unavailable"}` with `Retry-After`, anything else
 `500 {"error": "server_error"}` (RFC 6749 §4.1.2.1's codes, §5.2's shape). People get the
 console's own page, rendered without the request's context processors (they query the database
 that may be the thing that is down).
+
+No handler reads the request's body: a body Django could not parse (a form in another charset, too
+many fields, a broken multipart body) is what often brings a request here, and reading it again
+would fail again, inside the handler (a 500). Django's stock handlers do read it (their CSRF
+decorator checks the form's token), so these render the console's pages themselves.
 """
 
 import sys
@@ -13,8 +18,8 @@ import sys
 from django.core.exceptions import DisallowedHost
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.views import defaults
 
 # Paths served to programs (the token service, its aliases and metadata, the resource API).
 JSON_PATH_PREFIXES = ("/oauth/", "/csp/gateway/", "/.well-known/", "/api/")
@@ -44,6 +49,13 @@ def _page(outage: bool) -> str:
         return FALLBACK_PAGE.format(title=title)
 
 
+def _bad_request_page() -> str:
+    try:
+        return render_to_string("400.html")
+    except Exception:
+        return FALLBACK_PAGE.format(title="Bad request")
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     outage = is_database_outage(sys.exc_info()[1])
     status = 503 if outage else 500
@@ -69,7 +81,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A request Django itself refused to parse (e.g. a form body in another charset, too many
-    fields): JSON `invalid_request` for programs, the stock page for people."""
+    fields): JSON `invalid_request` for programs, a plain 400 page for people (rendered without
+    the request: nothing of it can be trusted to read)."""
     if request.path.startswith(JSON_PATH_PREFIXES):
         if isinstance(exception, DisallowedHost):
             description = "The Host header names no site this server answers for."
@@ -83,7 +96,13 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         )
         response["Cache-Control"] = "no-store"
         return response
-    return defaults.bad_request(request, exception)
+    return HttpResponse(_bad_request_page(), status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A member whose role does not allow this: the console's page, with the reason the
+    permission check gave (orgs/permissions.py says who may, where it can)."""
+    return render(request, "403.html", {"exception": str(exception)}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -99,4 +118,4 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
         )
         response["Cache-Control"] = "no-store"
         return response
-    return defaults.page_not_found(request, exception)
+    return render(request, "404.html", status=404)

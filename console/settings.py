@@ -117,8 +117,20 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # The public URL of the console: the `iss` of every token and the base of the URLs in the
-# credentials JSON and the OAuth metadata.
-CONSOLE_ISSUER = os.environ.get("CONSOLE_ISSUER", "http://127.0.0.1:8000").rstrip("/")
+# credentials JSON, the snippets and the OAuth metadata (console/issuer.py). Required in
+# production; in development, when unset, each request's own scheme, host and port.
+CONSOLE_ISSUER = os.environ.get("CONSOLE_ISSUER", "").strip().rstrip("/")
+if CONSOLE_ISSUER and not CONSOLE_ISSUER.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(
+        f"CONSOLE_ISSUER must be the console's URL, like https://console.example.com, not "
+        f"{CONSOLE_ISSUER!r}"
+    )
+if not CONSOLE_ISSUER and not DEBUG:
+    raise ImproperlyConfigured(
+        "CONSOLE_ISSUER is required when DJANGO_DEBUG is off: the console's public URL, e.g. "
+        "https://console.example.com (the tokens' issuer and the base of the URLs in the "
+        "credentials JSON)"
+    )
 
 INSTALLED_APPS = [
     # Our accounts app first: its createsuperuser (verified address) replaces Django's.

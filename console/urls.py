@@ -32,6 +32,7 @@ urlpatterns = [
 ]
 handler500 = "console.errors.server_error"
 handler400 = "console.errors.bad_request"
+handler403 = "console.errors.permission_denied"
 handler404 = "console.errors.page_not_found"
 # allauth's rate limits answer through this (allauth.core.ratelimit.respond_429).
 handler429 = "console.accounts.lockout.too_many_requests"

@@ -3,15 +3,18 @@
 import base64
 import json
 
-from django.conf import settings
 from django.utils.text import slugify
 
+from console.issuer import issuer as configured_issuer
 from oauthapps.models import OAuthApp
 
 
-def credentials_document(*, app: OAuthApp, client_secret: str) -> dict:
-    """Everything a script needs to get a token, and nothing it does not."""
-    issuer = settings.CONSOLE_ISSUER
+def credentials_document(
+    *, app: OAuthApp, client_secret: str, issuer: str | None = None
+) -> dict:
+    """Everything a script needs to get a token, and nothing it does not. `issuer`: the
+    console's URL as console.issuer gave it for the request (CONSOLE_ISSUER by default)."""
+    issuer = issuer or configured_issuer()
     return {
         "type": app.app_type,
         "name": app.name,
@@ -27,9 +30,12 @@ def credentials_document(*, app: OAuthApp, client_secret: str) -> dict:
     }
 
 
-def credentials_json(*, app: OAuthApp, client_secret: str) -> str:
+def credentials_json(
+    *, app: OAuthApp, client_secret: str, issuer: str | None = None
+) -> str:
     return json.dumps(
-        credentials_document(app=app, client_secret=client_secret), indent=2
+        credentials_document(app=app, client_secret=client_secret, issuer=issuer),
+        indent=2,
     )
 
 
@@ -38,10 +44,12 @@ def credentials_filename(*, app: OAuthApp) -> str:
     return f"{slugify(app.name) or 'oauth-app'}-credentials.json"
 
 
-def credentials_data_url(*, app: OAuthApp, client_secret: str) -> str:
+def credentials_data_url(
+    *, app: OAuthApp, client_secret: str, issuer: str | None = None
+) -> str:
     """The credentials JSON as a `data:` URL, so "Download JSON" needs no second request and the
     server never keeps the plaintext secret anywhere to serve it from."""
     payload = base64.b64encode(
-        credentials_json(app=app, client_secret=client_secret).encode()
+        credentials_json(app=app, client_secret=client_secret, issuer=issuer).encode()
     ).decode()
     return f"data:application/json;base64,{payload}"

@@ -27,7 +27,8 @@ from oauthapps.services import (
     OVERLAP_MAX_HOURS,
     OVERLAP_MIN_HOURS,
 )
-from orgs.models import Organization
+from orgs import permissions
+from orgs.models import Membership, Organization
 
 APP_TYPE_HELP = {
     OAuthApp.AppType.SERVER_TO_SERVER: (
@@ -39,11 +40,19 @@ APP_TYPE_HELP = {
 
 
 class StepForm(forms.Form):
+    """`actor`: the member creating the app, when what they may choose depends on their role."""
+
     def __init__(
-        self, *args: Any, org: Organization, catalog: ScopeCatalog, **kwargs: Any
+        self,
+        *args: Any,
+        org: Organization,
+        catalog: ScopeCatalog,
+        actor: Membership | None = None,
+        **kwargs: Any,
     ) -> None:
         self.org = org
         self.catalog = catalog
+        self.actor = actor
         super().__init__(*args, **kwargs)
 
 
@@ -188,10 +197,11 @@ class ScopesForm(StepForm):
             self.initial["select_all"] = self._full_groups(chosen)
 
     def _expand(self, scopes: list[str], groups: list[str]) -> list[str]:
+        """The chosen roles, with every role of each "select all" group the creator may give."""
         chosen = set(scopes)
         for key in groups:
             if group := self.catalog.group(key):
-                chosen |= group.scopes
+                chosen |= group.scopes - self.withheld
         return scope_grammar.normalize(chosen)
 
     def _full_groups(self, scopes: list[str]) -> list[str]:
@@ -199,7 +209,7 @@ class ScopesForm(StepForm):
         return [
             group.key
             for group in self.catalog.groups
-            if group.scopes and group.scopes <= chosen
+            if group.scopes - self.withheld and group.scopes - self.withheld <= chosen
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -211,8 +221,23 @@ class ScopesForm(StepForm):
                     "scopes",
                     "Choose at least one scope: an organization role or a service role.",
                 )
+            elif self.actor is not None and (
+                refusal := permissions.scope_refusal(self.actor, chosen)
+            ):
+                self.add_error("scopes", refusal)
             cleaned["scopes"] = chosen
         return cleaned
+
+    @property
+    def withheld(self) -> frozenset[str]:
+        """The organization roles the creator may not give (above their own role): shown, but
+        not offered (orgs/permissions.py)."""
+        if self.actor is None:
+            return frozenset()
+        return permissions.withheld_org_scopes(self.actor)
+
+    def withheld_note(self) -> str:
+        return permissions.withheld_note(self.actor) if self.actor is not None else ""
 
     def selected(self) -> set[str]:
         return set(self["scopes"].value() or [])

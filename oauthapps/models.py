@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from oauth2_provider.models import AbstractApplication
 
 from orgs.models import Organization
@@ -84,8 +85,15 @@ class OAuthApp(AbstractApplication):
         verbose_name = "OAuth app"
         ordering = ["name"]
         constraints = [
+            # "Billing" and "billing" are one name: the database refuses the second even when
+            # two requests create them at once (the service's own check cannot see an
+            # uncommitted row; it turns this refusal into the same error on `name`).
             models.UniqueConstraint(
-                fields=["organization", "name"], name="unique_app_name_per_org"
+                "organization",
+                Lower("name"),
+                name="unique_app_name_per_org_ignoring_case",
+                violation_error_message="An app with this name already exists in this "
+                "organization. Choose another name.",
             )
         ]
 

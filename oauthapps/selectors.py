@@ -170,6 +170,17 @@ def grant_is_pending(*, grant: AppGrant, app: OAuthApp) -> bool:
     return set(grant.scopes) != set(app.scopes)
 
 
+def scopes_awaiting_owner(*, app: OAuthApp) -> list[str]:
+    """The app's scopes its owning org has not granted (yet): a widening waiting for an Owner's
+    re-grant there. Empty when it is not added to its owning org (one query)."""
+    grant = AppGrant.objects.filter(
+        app=app, organization_id=app.organization_id
+    ).first()
+    if grant is None:
+        return []
+    return scope_grammar.normalize(set(app.scopes) - set(grant.scopes))
+
+
 @dataclass(frozen=True)
 class GrantRow:
     grant: AppGrant

@@ -20,7 +20,7 @@ from oauthapps.forms import (
     TTLForm,
 )
 from oauthapps.selectors import ScopeCatalog, ScopeGroup, ScopeOption, scope_catalog
-from orgs.models import Organization
+from orgs.models import Membership, Organization
 
 
 class Step(NamedTuple):
@@ -81,8 +81,15 @@ class Wizard:
     """One request's view of the wizard: which step to show, with which form, and — once every
     step is valid and the user pressed Next on the last one — the merged data to create from."""
 
-    def __init__(self, data: QueryDict | None, *, org: Organization) -> None:
+    def __init__(
+        self,
+        data: QueryDict | None,
+        *,
+        org: Organization,
+        actor: Membership | None = None,
+    ) -> None:
         self.org = org
+        self.actor = actor  # the creator: their role bounds the scopes they may give
         self.catalog: ScopeCatalog = scope_catalog(org=org)
         self.data = data if data is not None else QueryDict()
         self.cleaned_data: dict[str, Any] | None = None
@@ -141,9 +148,16 @@ class Wizard:
         self.form.is_valid()
         for field, field_errors in errors.items():
             if owners.get(field, len(STEPS) - 1) == index:
-                self.form.add_error(
-                    field if field in self.form.fields else None, field_errors
-                )
+                key = field if field in self.form.fields else None
+                # The step's own check may already say the same (a name taken meanwhile).
+                shown = set(self.form.errors.get(key or NON_FIELD_ERRORS, []))
+                fresh = [
+                    error
+                    for error in ValidationError(field_errors).messages
+                    if error not in shown
+                ]
+                if fresh:
+                    self.form.add_error(key, fresh)
 
     # Rendering ----------------------------------------------------------------------------
 
@@ -156,6 +170,7 @@ class Wizard:
             "prefix": step.slug,
             "org": self.org,
             "catalog": self.catalog,
+            "actor": self.actor,
         }
         if bound:
             return step.form_class(self.data, **kwargs)

@@ -6,6 +6,9 @@ os.environ.setdefault(
     "DJANGO_SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 )
 os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
+# Production requires it (DEBUG is off here too); tests that need the development behaviour
+# (the request's own host) clear it with the `settings` fixture.
+os.environ.setdefault("CONSOLE_ISSUER", "http://127.0.0.1:8000")
 
 from console.settings import *  # noqa: E402,F403
 

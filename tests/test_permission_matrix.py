@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from console.accounts.models import Invitation
 from console.accounts.services import invitation_create
-from oauthapps.models import OAuthApp
+from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.services import (
     oauth_app_add_to_org,
     oauth_app_create,
@@ -290,17 +290,22 @@ ROUTES: list[Route] = [
 
 
 @pytest.fixture
-def world(org, owner, administrator, developer, member, outsider) -> World:
-    target = MembershipFactory(organization=org, role=Membership.Role.MEMBER)
-    service = Service.objects.get(slug="compute")
-    services.organization_service_add(org=org, service=service, added_by=owner)
-    people = {
+def people(owner, administrator, developer, member, outsider) -> dict[str, User]:
+    """Every persona but `anonymous`, by name."""
+    return {
         "owner": owner,
         "administrator": administrator,
         "developer": developer,
         "member": member,
         "outsider": outsider,
     }
+
+
+@pytest.fixture
+def world(org, owner, people) -> World:
+    target = MembershipFactory(organization=org, role=Membership.Role.MEMBER)
+    service = Service.objects.get(slug="compute")
+    services.organization_service_add(org=org, service=service, added_by=owner)
     app, _secret = oauth_app_create(
         organization=org,
         created_by=owner,
@@ -402,3 +407,127 @@ def test_every_org_scoped_url_is_in_the_matrix():
 def test_every_route_lists_every_persona():
     for route in ROUTES:
         assert set(route.expect) == set(PERSONAS), route.name
+
+
+# --- Nobody gains more through an app than their own role (DESIGN.md §2) ----------------------
+#
+# The same actions on apps of three tiers: the highest organization role an app holds (each
+# app below holds org:<tier> and svc:compute:viewer, granted in the org). A new secret (create,
+# regenerate, rotate) needs the actor's own role to be at least the tier; a widening edit by
+# someone whose role is below it is saved but waits for an Owner's re-grant ("pending").
+
+TIERS = ("member", "admin", "owner")
+NEW_SECRET, REFUSED_STEP = "new secret", "refused on the scopes step"
+APPLIED, PENDING, CREATED = "applied", "pending", "created"
+
+#                              app tier:   member       admin        owner
+TIER_POLICY: dict[tuple[str, str], tuple[int | str, ...]] = {
+    ("regenerate", "owner"):         (NEW_SECRET, NEW_SECRET, NEW_SECRET),
+    ("regenerate", "administrator"): (NEW_SECRET, NEW_SECRET, 403),
+    ("regenerate", "developer"):     (NEW_SECRET, 403,        403),
+    ("rotate", "owner"):             (NEW_SECRET, NEW_SECRET, NEW_SECRET),
+    ("rotate", "administrator"):     (NEW_SECRET, NEW_SECRET, 403),
+    ("rotate", "developer"):         (NEW_SECRET, 403,        403),
+    ("widen", "owner"):              (APPLIED,    APPLIED,    APPLIED),
+    ("widen", "administrator"):      (APPLIED,    APPLIED,    PENDING),
+    ("widen", "developer"):          (APPLIED,    PENDING,    PENDING),
+    ("create", "owner"):             (CREATED,    CREATED,    CREATED),
+    ("create", "administrator"):     (CREATED,    CREATED,    REFUSED_STEP),
+    ("create", "developer"):         (CREATED,    REFUSED_STEP, REFUSED_STEP),
+}  # fmt: skip
+TIER_ACTIONS = ("regenerate", "rotate", "widen", "create")
+# Members without the Developer flag manage no apps; outsiders see no org.
+for _action in TIER_ACTIONS:
+    TIER_POLICY[_action, "member"] = (403,) * len(TIERS)
+    TIER_POLICY[_action, "outsider"] = (404,) * len(TIERS)
+    TIER_POLICY[_action, "anonymous"] = (SIGN_IN,) * len(TIERS)
+
+TIER_CASES = [
+    pytest.param(action, persona, tier, id=f"{action} {tier}-tier app as {persona}")
+    for action in TIER_ACTIONS
+    for persona in PERSONAS
+    for tier in TIERS
+]
+
+
+def _tier_app(org: Organization, owner: User, tier: str) -> OAuthApp:
+    services.organization_service_add(
+        org=org, service=Service.objects.get(slug="compute"), added_by=owner
+    )
+    app, _secret = oauth_app_create(
+        organization=org,
+        created_by=owner,
+        name=f"{tier.title()} tier app",
+        access_token_ttl_minutes=30,
+        scopes=[f"org:{tier}", "svc:compute:viewer"],
+    )
+    oauth_app_add_to_org(app=app, org=org, added_by=owner)
+    return app
+
+
+def _act(client, action: str, org: Organization, app: OAuthApp, tier: str):
+    args = [org.pk, app.pk]
+    if action == "regenerate":
+        url = reverse("oauthapps:app_regenerate_secret", args=args)
+        return client.post(url, {"fingerprint": secret_fingerprint(app)})
+    if action == "rotate":
+        url = reverse("oauthapps:app_rotate_secret", args=args)
+        data = {"fingerprint": secret_fingerprint(app), "overlap_hours": "1"}
+        return client.post(url, data)
+    if action == "widen":
+        data = {
+            "register-name": app.name,
+            "register-description": "",
+            "ttl-access_token_ttl_minutes": "30",
+            "scopes-scopes": [*app.scopes, "svc:compute:operator"],
+        }
+        return client.post(reverse("oauthapps:app_edit", args=args), data)
+    data = {
+        "step": "review",
+        "nav": "next",
+        "type-app_type": "server_to_server",
+        "register-name": f"New {tier} app",
+        "ttl-access_token_ttl_minutes": "30",
+        "scopes-scopes": [f"org:{tier}"],
+    }
+    return client.post(reverse("oauthapps:app_create", args=[org.pk]), data)
+
+
+def _outcome(response, action: str, app: OAuthApp, tier: str) -> int | str:
+    if response.status_code == 302 and response.url.startswith(reverse("login")):
+        return SIGN_IN
+    if response.status_code in (403, 404):
+        return response.status_code
+    html = response.content.decode()
+    if action in ("regenerate", "rotate"):
+        assert response.status_code == 200, html[:300]
+        assert 'id="credentials-client-secret"' in html
+        return NEW_SECRET
+    if action == "widen":
+        assert response.status_code == 302, html[:300]
+        grant = AppGrant.objects.get(app=app, organization=app.organization)
+        return APPLIED if "svc:compute:operator" in grant.scopes else PENDING
+    assert response.status_code == 200, html[:300]
+    if "OAuth app created" in html:
+        return CREATED
+    assert 'name="step" value="scopes"' in html
+    assert OAuthApp.objects.filter(name=f"New {tier} app").count() == 0
+    return REFUSED_STEP
+
+
+@pytest.mark.parametrize(("action", "persona", "tier"), TIER_CASES)
+def test_what_an_app_tier_allows_each_role(
+    client_as, org, owner, people, action, persona, tier
+):
+    app = _tier_app(org, owner, tier)
+    response = _act(client_as(people.get(persona)), action, org, app, tier)
+    expected = TIER_POLICY[action, persona][TIERS.index(tier)]
+    assert _outcome(response, action, app, tier) == expected
+    if expected == 403:
+        assert app.client_secret == OAuthApp.objects.get(pk=app.pk).client_secret
+
+
+def test_every_tier_action_lists_every_persona():
+    for action in TIER_ACTIONS:
+        for persona in PERSONAS:
+            assert len(TIER_POLICY[action, persona]) == len(TIERS)

@@ -49,6 +49,7 @@ def production_env() -> dict[str, str]:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DJANGO_ALLOWED_HOSTS": "console.example.com",
         "DJANGO_CSRF_TRUSTED_ORIGINS": "https://console.example.com",
+        "CONSOLE_ISSUER": "https://console.example.com",
     }
 
 
@@ -90,6 +91,21 @@ def test_missing_secret_key_with_debug_off_fails_loudly(tmp_path):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def test_missing_issuer_with_debug_off_fails_loudly_at_start(tmp_path):
+    env = production_env()
+    del env["CONSOLE_ISSUER"]
+    result = run_manage(tmp_path, "check", **env)
+    assert result.returncode != 0
+    assert (
+        "django.core.exceptions.ImproperlyConfigured: CONSOLE_ISSUER is required when "
+        "DJANGO_DEBUG is off: the console's public URL, e.g. https://console.example.com"
+    ) in result.stderr
+    junk = run_manage(
+        tmp_path, "check", **{**env, "CONSOLE_ISSUER": "console.example.com"}
+    )
+    assert "CONSOLE_ISSUER must be the console's URL" in junk.stderr
 
 
 def test_debug_mode_generates_a_dev_secret_key_once(tmp_path):

@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from console.issuer import issuer
 from oauthapps.scopes import ORG_SCOPE_VALUES
 from oauthapps.tokens import access_tokens, selectors
 
@@ -116,7 +117,7 @@ def token_access(
                     )
                 )
             try:
-                claims = access_tokens.verify(value)
+                claims = access_tokens.verify(value, issuer=issuer(request))
             except access_tokens.InvalidAccessToken as exc:
                 return _unauthorized(str(exc))
             token = selectors.issued_token_active(jti=claims.jti)

@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
+from console.issuer import issuer
 from oauthapps.api import openapi, selectors, services
 from oauthapps.api.auth import (
     ANY_ORG_ROLE,
@@ -162,4 +163,6 @@ def _json_body(request: HttpRequest) -> dict | JsonResponse:
 @require_GET
 @login_not_required
 def openapi_document(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(openapi.document(), json_dumps_params={"indent": 2})
+    return JsonResponse(
+        openapi.document(issuer=issuer(request)), json_dumps_params={"indent": 2}
+    )

@@ -9,8 +9,12 @@ from oauth2_provider.generators import generate_client_secret
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.selectors import known_scopes, oauth_app_name_taken
-from oauthapps.services.grants import notify_owners_app_removed, notify_owners_regrant
+from oauthapps.services.grants import (
+    grants_follow_scope_change,
+    notify_owners_app_removed,
+)
 from oauthapps.tokens.services import issued_tokens_revoke_all
+from orgs import permissions
 from orgs.models import Organization
 from orgs.services import audit_record
 
@@ -56,7 +60,12 @@ def _clean_name_and_description(
 
 
 def _save(app: OAuthApp, **kwargs: object) -> None:
-    """Save; a name clash that slipped past the check (a concurrent request) is a name error."""
+    """Save; a name clash that slipped past the check (a concurrent request) is a name error.
+
+    The database's constraint on the lower-cased name per organization is the last word, so
+    callers skip full_clean's own reading of it (validate_constraints=False): a clash committed
+    meanwhile would come out of that as an error on no field.
+    """
     try:
         with transaction.atomic():
             app.save(**kwargs)
@@ -81,11 +90,21 @@ def oauth_app_create(
 
     Returns the app and its plaintext secret, which exists only in this return value: the
     database keeps a hash. Names are trimmed, at most 100 characters and unique in the org
-    regardless of case; a clash is a ValidationError on `name`.
+    regardless of case; a clash is a ValidationError on `name`. Nobody gains more through an
+    app than their own role: scopes naming an organization role above the creator's own in the
+    org are a ValidationError on `scopes` saying who can (permissions.scope_refusal). The rule
+    bounds members; a creator who is not one (staff or a script calling the service; the
+    console's pages let only members in) is not bounded by it.
     """
     name, description = _clean_name_and_description(
         organization=organization, name=name, description=description, app_id=None
     )
+    scopes = _clean_scopes(scopes)
+    membership = permissions.membership_of(created_by, organization)
+    if membership is not None and (
+        refusal := permissions.scope_refusal(membership, scopes)
+    ):
+        raise ValidationError({"scopes": refusal})
     secret = generate_client_secret()
     app = OAuthApp(
         organization=organization,
@@ -94,14 +113,14 @@ def oauth_app_create(
         name=name,
         description=description,
         access_token_ttl_minutes=access_token_ttl_minutes,
-        scopes=_clean_scopes(scopes),
+        scopes=scopes,
         client_type=OAuthApp.CLIENT_CONFIDENTIAL,
         authorization_grant_type=OAuthApp.GRANT_CLIENT_CREDENTIALS,
         client_secret=secret,
         hash_client_secret=True,
         secret_created_at=timezone.now(),
     )
-    app.full_clean(exclude=["client_secret"])
+    app.full_clean(exclude=["client_secret"], validate_constraints=False)
     _save(app)
     audit_record(
         org=organization,
@@ -129,9 +148,13 @@ def oauth_app_update(
 ) -> OAuthApp:
     """Change the app's name, description, TTL and scopes (same rules as creating it).
 
-    New tokens follow at once; tokens already issued keep their scope and expiry. The owning
-    org's grant follows the new scopes; every other org keeps the scopes its Owner granted until
-    an Owner there re-grants, and its Owners are told a change is pending (DESIGN.md §1 Grant).
+    New tokens follow at once; tokens already issued keep their scope and expiry. The grants
+    follow the scopes as DESIGN.md §1 (Grant) and §2 say (grants_follow_scope_change): narrowing
+    applies at once in every org; the owning org's grant widens too when the editor may widen it
+    there (their role is at least the highest organization role the app holds or would hold, as
+    Owners' always is); otherwise, and in every other org, the widening waits for an Owner of
+    that org to re-grant, and its Owners are notified. An app not added to its owning org has no
+    grant there to wait in: a widening the editor may not make is a ValidationError on `scopes`.
     """
     name, description = _clean_name_and_description(
         organization=app.organization,
@@ -139,11 +162,14 @@ def oauth_app_update(
         description=description,
         app_id=app.pk,
     )
+    scopes = _clean_scopes(scopes)
     before = {field: getattr(app, field) for field in EDITABLE_FIELDS}
+    if set(scopes) != set(before["scopes"]):
+        _check_widening_without_grant(app=app, editor=updated_by, scopes=scopes)
     app.name, app.description = name, description
     app.access_token_ttl_minutes = access_token_ttl_minutes
-    app.scopes = _clean_scopes(scopes)
-    app.full_clean(exclude=["client_secret"])
+    app.scopes = scopes
+    app.full_clean(exclude=["client_secret"], validate_constraints=False)
     changes = {
         field: {"from": before[field], "to": getattr(app, field)}
         for field in EDITABLE_FIELDS
@@ -152,23 +178,45 @@ def oauth_app_update(
     if not changes:
         return app
     _save(app, update_fields=[*EDITABLE_FIELDS, "updated"])
+    data: dict[str, object] = {"client_id": app.client_id, "changes": changes}
     if "scopes" in changes:
-        AppGrant.objects.filter(app=app, organization_id=app.organization_id).update(
-            scopes=app.scopes, updated_at=timezone.now()
+        waiting = grants_follow_scope_change(
+            app=app, editor=updated_by, previous_scopes=before["scopes"]
         )
-        for grant in AppGrant.objects.filter(app=app).exclude(
-            organization_id=app.organization_id
-        ):
-            if set(grant.scopes) != set(app.scopes):
-                notify_owners_regrant(app=app, org=grant.organization)
+        if waiting:
+            data["awaiting_owner"] = (
+                waiting  # scopes an Owner of the owning org must re-grant
+            )
     audit_record(
         org=app.organization,
         actor=updated_by,
         action="app.edit",
         target=app,
-        data={"client_id": app.client_id, "changes": changes},
+        data=data,
     )
     return app
+
+
+def _check_widening_without_grant(
+    *, app: OAuthApp, editor: User, scopes: list[str]
+) -> None:
+    """Refuse a widening the editor may not make when the app is not added to its owning org:
+    what it asks for is what adding it there grants, and there is no grant to hold it back."""
+    if AppGrant.objects.filter(app=app, organization_id=app.organization_id).exists():
+        return
+    membership = permissions.membership_of(editor, app.organization_id)
+    if membership is None:
+        return  # staff or a script: not bounded by a member's role (see oauth_app_create)
+    refusal = permissions.widening_refusal(
+        membership, granted=app.scopes, wanted=scopes
+    )
+    if refusal:
+        raise ValidationError(
+            {
+                "scopes": f"{refusal} {app.name} is not added to {app.organization.name}, "
+                "so the new scopes cannot wait there for an Owner to re-grant them."
+            }
+        )
 
 
 @transaction.atomic

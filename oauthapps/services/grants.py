@@ -1,5 +1,7 @@
 """Which organizations an app was added to, with what (DESIGN.md §1 Grant), and telling their
-Owners: add, remove, re-grant. Callers check `apps.grant` in the org (orgs/permissions.py)."""
+Owners: add, remove, re-grant, and the grants following an edit of the app's scopes. Callers
+check `apps.grant` in the org (orgs/permissions.py); it is the Owners' alone, and Owners may
+always widen a grant in their org, so adding and re-granting keep DESIGN.md §2's rule."""
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -10,6 +12,7 @@ from oauthapps import scopes as scope_grammar
 from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.selectors import grant_is_pending, service_names
 from oauthapps.tokens.services import issued_tokens_revoke_for_org
+from orgs import permissions
 from orgs.models import Membership, Organization
 from orgs.selectors import organization_service_slugs
 from orgs.services import audit_record, notification_send
@@ -114,6 +117,61 @@ def oauth_app_regrant(
     return grant, missing
 
 
+def grants_follow_scope_change(
+    *, app: OAuthApp, editor: User, previous_scopes: list[str]
+) -> list[str]:
+    """Bring the app's grants in line with its new scopes (`app.scopes`, just saved; run inside
+    the edit's transaction). Every grant loses at once the scopes the app no longer asks for.
+    The owning org's grant also gains the new ones when the editor may widen it there
+    (permissions.may_widen_grant); otherwise they wait for an Owner's re-grant, as in every other
+    org. The Owners of each org where this edit leaves new scopes waiting are notified.
+
+    Returns the scopes waiting for an Owner in the owning org (none when the grant followed, or
+    when the app is not added there).
+    """
+    wanted = set(app.scopes)
+    added = wanted - set(previous_scopes)
+    waiting: list[str] = []
+    grants = (
+        AppGrant.objects.select_for_update(of=("self",))
+        .filter(app=app)
+        .select_related("organization")
+        .order_by("pk")
+    )
+    for grant in grants:
+        granted = set(grant.scopes)
+        is_owning_org = grant.organization_id == app.organization_id
+        may_widen = is_owning_org and _may_widen(editor, grant, wanted)
+        kept = wanted if may_widen else granted & wanted
+        if kept != granted:
+            grant.scopes = scope_grammar.normalize(kept)
+            grant.save(update_fields=["scopes", "updated_at"])
+        pending = wanted - kept
+        if is_owning_org:
+            waiting = scope_grammar.normalize(pending)
+        if not pending & added:
+            continue  # nothing new waits here: no news for its Owners
+        if is_owning_org:
+            notify_owners_widening_waits(
+                app=app,
+                editor=editor,
+                added=scope_grammar.normalize(pending & added),
+                role=permissions.highest_org_role(granted | wanted),
+            )
+        else:
+            notify_owners_regrant(app=app, org=grant.organization)
+    return waiting
+
+
+def _may_widen(editor: User, grant: AppGrant, wanted: set[str]) -> bool:
+    if wanted <= set(grant.scopes):
+        return True  # narrowing: no role needed, no query
+    membership = permissions.membership_of(editor, grant.organization_id)
+    if membership is None:
+        return True  # staff or a script: not bounded by a member's role (see oauth_app_create)
+    return permissions.may_widen_grant(membership, granted=grant.scopes, wanted=wanted)
+
+
 def notify_owners_app_added(
     *, app: OAuthApp, org: Organization, actor: User, missing: list[str]
 ) -> None:
@@ -176,6 +234,34 @@ def notify_owners_regrant(*, app: OAuthApp, org: Organization) -> None:
                 f"{app.organization.name} changed the scopes of {app.name}. Until an Owner of "
                 f"{org.name} re-grants them on the app's page, its tokens for {org.name} keep the "
                 "scopes granted before."
+            ),
+            link=_app_url(app, org),
+        )
+
+
+def notify_owners_widening_waits(
+    *, app: OAuthApp, editor: User, added: list[str], role: str | None
+) -> None:
+    """Tell every Owner of the app's owning org that an edit by someone whose role does not
+    cover it widened the app's scopes, and that the widening waits for their re-grant. `role`:
+    the highest organization role the app holds or would hold there."""
+    org = app.organization
+    holds = (
+        f"an app that holds or would hold {permissions.role_phrase(role)}"
+        if role
+        else "the app"
+    )
+    for owner in _owners(org):
+        notification_send(
+            user=owner,
+            org=org,
+            level="warning",
+            title=_title(f"{app.name} asks for wider scopes in {org.name}"),
+            body=(
+                f"{editor.email} added {', '.join(added)} to the scopes of {app.name}. That "
+                f"widens {holds}, more than their own role in {org.name} allows, so it waits "
+                f"for an Owner: until an Owner of {org.name} re-grants on the app's page, its "
+                "tokens keep the scopes granted before."
             ),
             link=_app_url(app, org),
         )

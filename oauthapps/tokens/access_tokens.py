@@ -24,9 +24,9 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from django.conf import settings
 from oauthlib.common import Request
 
+from console import issuer as console_issuer
 from oauthapps.tokens import keys, state
 
 TOKEN_TYPE = "at+jwt"
@@ -47,13 +47,14 @@ REQUIRED_CLAIMS = [
 ]
 
 
-def issuer() -> str:
-    return settings.CONSOLE_ISSUER
+# The issuer of the HTTP request an oauthlib request came from (console.issuer), put there by
+# server.ConsoleOAuthLibCore. A client cannot send it: its headers reach oauthlib as HTTP_* keys.
+ISSUER_HEADER = "Console-Issuer"
 
 
-def audience() -> str:
-    """The resource API the tokens are for (RFC 9068 `aud`)."""
-    return f"{settings.CONSOLE_ISSUER}/api/v1"
+def audience(issuer: str) -> str:
+    """The resource API the tokens of `issuer` are for (RFC 9068 `aud`)."""
+    return f"{issuer}/api/v1"
 
 
 @dataclass(frozen=True)
@@ -67,17 +68,24 @@ class NewToken:
 
 
 def new_token(
-    *, client_id: str, org_id: uuid.UUID, scopes: list[str], lifetime: int
+    *,
+    client_id: str,
+    org_id: uuid.UUID,
+    scopes: list[str],
+    lifetime: int,
+    issuer: str | None = None,
 ) -> NewToken:
-    """The claims of a token for `client_id` in `org_id`, valid `lifetime` seconds from now."""
+    """The claims of a token for `client_id` in `org_id`, valid `lifetime` seconds from now,
+    issued by `issuer` (console.issuer for the request; CONSOLE_ISSUER when not given)."""
+    issuer = issuer or console_issuer.issuer()
     # The row keeps the exact time (revoke-all compares with it); the claims are whole seconds.
     issued_at = datetime.now(UTC)
     iat = int(issued_at.timestamp())
     jti = uuid.uuid4()
     claims = {
-        "iss": issuer(),
+        "iss": issuer,
         "sub": client_id,
-        "aud": audience(),
+        "aud": audience(issuer),
         "exp": iat + lifetime,
         "iat": iat,
         "jti": str(jti),
@@ -104,6 +112,7 @@ def generate(request: Request) -> str:
         org_id=request.console_org_id,
         scopes=request.scopes,
         lifetime=request.expires_in,
+        issuer=request.headers.get(ISSUER_HEADER),
     )
     request.console_jti = token.jti
     request.console_issued_at = token.issued_at
@@ -161,8 +170,11 @@ class _Verified:
     key: keys.LoadedKey
 
 
-def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
+def verify(
+    token: str, *, issuer: str | None = None, allow_expired: bool = False
+) -> AccessTokenClaims:
     """Check the signature, type, issuer, audience and (unless allowed) expiry of an access token.
+    `issuer`: console.issuer for the request that presents it (CONSOLE_ISSUER when not given).
 
     Revocation is the caller's second step (selectors.issued_token_active): this touches no database
     unless the token names a signing key this process has not seen yet.
@@ -176,23 +188,24 @@ def verify(token: str, *, allow_expired: bool = False) -> AccessTokenClaims:
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidAccessToken("The access token is malformed.")
+    issuer = issuer or console_issuer.issuer()
     verified: _Verified | None = state.verified_tokens.get(token)  # type: ignore[assignment]
     if (
         verified is not None
         and keys.verification_key(verified.key.kid) is verified.key
-        and verified.claims.claims["iss"] == issuer()
+        and verified.claims.claims["iss"] == issuer
     ):
         if verified.claims.claims["exp"] <= time.time() and not allow_expired:
             state.verified_tokens.discard(token)
             raise InvalidAccessToken("The access token has expired.")
         return verified.claims
-    claims, key = _verify_in_full(token, allow_expired=allow_expired)
+    claims, key = _verify_in_full(token, issuer=issuer, allow_expired=allow_expired)
     state.verified_tokens.put(token, _Verified(claims=claims, key=key), size=len(token))
     return claims
 
 
 def _verify_in_full(
-    token: str, *, allow_expired: bool
+    token: str, *, issuer: str, allow_expired: bool
 ) -> tuple[AccessTokenClaims, keys.LoadedKey]:
     """verify() without the memory: the claims, and the key that verified them."""
     match = _COMPACT_JWS.fullmatch(token)
@@ -221,7 +234,7 @@ def _verify_in_full(
             hashes.SHA256(),
         )
         claims = json.loads(_b64decode(payload_segment))
-        _check_claims(claims, allow_expired=allow_expired)
+        _check_claims(claims, issuer=issuer, allow_expired=allow_expired)
         verified = AccessTokenClaims(
             jti=uuid.UUID(claims["jti"]),
             client_id=str(claims["client_id"]),
@@ -236,7 +249,7 @@ def _verify_in_full(
     return verified, key
 
 
-def _check_claims(claims: object, *, allow_expired: bool) -> None:
+def _check_claims(claims: object, *, issuer: str, allow_expired: bool) -> None:
     """The registered claims, as PyJWT checks them (no leeway). Raises ValueError if invalid."""
     if not isinstance(claims, dict) or any(
         name not in claims for name in REQUIRED_CLAIMS
@@ -250,10 +263,12 @@ def _check_claims(claims: object, *, allow_expired: bool) -> None:
         raise ValueError
     if iat > now:
         raise ValueError  # issued in the future
-    if claims["iss"] != issuer():
+    if claims["iss"] != issuer:
         raise ValueError
     aud = claims["aud"]
-    if not (aud == audience() or (isinstance(aud, list) and audience() in aud)):
+    if not (
+        aud == audience(issuer) or (isinstance(aud, list) and audience(issuer) in aud)
+    ):
         raise ValueError
     if exp <= now and not allow_expired:
         raise InvalidAccessToken("The access token has expired.")

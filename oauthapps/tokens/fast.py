@@ -24,6 +24,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from oauthlib.oauth2.rfc6749 import errors
 
+from console.issuer import issuer
 from oauthapps.tokens import access_tokens, keys, services, state
 from oauthapps.tokens.server import parse_form
 from oauthapps.tokens.validator import (
@@ -86,7 +87,11 @@ def token_response(request: HttpRequest) -> HttpResponse | None:
         return None
     lifetime = app.access_token_ttl_minutes * 60
     token = access_tokens.new_token(
-        client_id=app.client_id, org_id=grant.org_id, scopes=scopes, lifetime=lifetime
+        client_id=app.client_id,
+        org_id=grant.org_id,
+        scopes=scopes,
+        lifetime=lifetime,
+        issuer=issuer(request),
     )
     key = keys.signing_key()  # (may read the database, once a minute: not meanwhile)
     try:

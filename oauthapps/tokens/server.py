@@ -30,6 +30,7 @@ from oauthlib.oauth2 import (
 )
 from oauthlib.oauth2.rfc6749 import errors, utils
 
+from console.issuer import issuer
 from oauthapps.tokens import access_tokens
 
 # A token request is a few hundred bytes; refuse anything far larger before parsing it.
@@ -140,6 +141,12 @@ def parse_form(request: HttpRequest) -> dict[str, str] | errors.OAuth2Error:
 
 
 class ConsoleOAuthLibCore(OAuthLibCore):
+    def extract_headers(self, request: HttpRequest) -> dict[str, str]:
+        # The issuer of this request (console.issuer), for the tokens' iss/aud and their checks.
+        headers = super().extract_headers(request)
+        headers[access_tokens.ISSUER_HEADER] = issuer(request)
+        return headers
+
     def extract_body(self, request: HttpRequest) -> list[tuple[str, str]]:
         # Keep repeated parameters, so they can be refused rather than silently collapsed.
         return [
@@ -172,7 +179,7 @@ class ConsoleOAuthLibCore(OAuthLibCore):
             # Refused by oauthlib's endpoint (invalid_request), with a `state` from the query
             # echoed back: let it say so itself.
             return self._respond(request, self.server.create_token_response)
-        headers = {}
+        headers = {access_tokens.ISSUER_HEADER: issuer(request)}
         authorization = request.META.get("HTTP_AUTHORIZATION")
         if authorization is not None:
             headers["Authorization"] = authorization

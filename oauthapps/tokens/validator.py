@@ -289,7 +289,9 @@ class ConsoleOAuth2Validator(OAuth2Validator):
     ) -> dict | None:
         """RFC 7662: the claims of an active token of the calling app; None (inactive) otherwise."""
         try:
-            verified = access_tokens.verify(token)
+            verified = access_tokens.verify(
+                token, issuer=request.headers.get(access_tokens.ISSUER_HEADER)
+            )
         except access_tokens.InvalidAccessToken:
             return None
         if verified.client_id != request.client.client_id:
@@ -316,7 +318,9 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         """RFC 7009: revoke the calling app's token. Unknown or expired tokens need nothing done;
         another app's token is refused (unauthorized_client), as RFC 7009 §2.1 asks."""
         try:
-            verified = access_tokens.verify(token)
+            verified = access_tokens.verify(
+                token, issuer=request.headers.get(access_tokens.ISSUER_HEADER)
+            )
         except access_tokens.InvalidAccessToken:
             return
         if verified.client_id != request.client.client_id:

@@ -3,7 +3,6 @@ authenticate with their own credentials where the RFCs ask for it."""
 
 from functools import cache
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -12,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
+from console.issuer import issuer
 from console.ratelimit import rate_limited
 from oauthapps import scopes as scope_grammar
 from oauthapps.selectors import known_scopes
@@ -37,8 +37,8 @@ def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResp
     return response
 
 
-def _url(name: str) -> str:
-    return settings.CONSOLE_ISSUER + reverse(name)
+def _url(request: HttpRequest, name: str) -> str:
+    return issuer(request) + reverse(name)
 
 
 @require_POST
@@ -77,11 +77,11 @@ def revoke(request: HttpRequest) -> HttpResponse:
 @login_not_required
 def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
     metadata = {
-        "issuer": settings.CONSOLE_ISSUER,
-        "token_endpoint": _url("oauth:token"),
-        "jwks_uri": _url("oauth:jwks"),
-        "introspection_endpoint": _url("oauth:introspect"),
-        "revocation_endpoint": _url("oauth:revoke"),
+        "issuer": issuer(request),
+        "token_endpoint": _url(request, "oauth:token"),
+        "jwks_uri": _url(request, "oauth:jwks"),
+        "introspection_endpoint": _url(request, "oauth:introspect"),
+        "revocation_endpoint": _url(request, "oauth:revoke"),
         "grant_types_supported": ["client_credentials"],
         # Required by RFC 8414; empty because there is no authorization endpoint.
         "response_types_supported": [],
@@ -89,7 +89,7 @@ def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "scopes_supported": scope_grammar.normalize(known_scopes()),
-        "service_documentation": _url("api:openapi"),
+        "service_documentation": _url(request, "api:openapi"),
     }
     response = JsonResponse(metadata)
     response["Cache-Control"] = PUBLIC_CACHE
@@ -111,11 +111,11 @@ def token_public_key(request: HttpRequest) -> JsonResponse:
     (its default) gives the current one."""
     key_format = request.GET.get("format", "pem")
     if key_format == "jwks":
-        body = {"alg": keys.ALGORITHM, "issuer": settings.CONSOLE_ISSUER, **keys.jwks()}
+        body = {"alg": keys.ALGORITHM, "issuer": issuer(request), **keys.jwks()}
     elif key_format == "pem":
         body = {
             "alg": keys.ALGORITHM,
-            "issuer": settings.CONSOLE_ISSUER,
+            "issuer": issuer(request),
             "value": keys.signing_key().public_pem,
         }
     else:

@@ -3,7 +3,6 @@ Regenerate and Rotate render again, with the new secret in the pop-up)."""
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -12,13 +11,14 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from console.http import AuthedRequest
+from console.issuer import issuer
 from oauthapps import selectors, services
 from oauthapps.credentials import credentials_data_url, credentials_filename
 from oauthapps.forms import DeleteAppForm, RotateSecretForm, SecretChangeForm
 from oauthapps.models import OAuthApp
 from oauthapps.usage import oauth_app_usage
 from orgs.models import Organization
-from orgs.permissions import Action, orgs_allowing
+from orgs.permissions import Action, orgs_allowing, secret_refusal
 
 
 def credentials_context(
@@ -30,7 +30,9 @@ def credentials_context(
     return {
         "app": app,
         "client_secret": secret,
-        "download_url": credentials_data_url(app=app, client_secret=secret),
+        "download_url": credentials_data_url(
+            app=app, client_secret=secret, issuer=issuer(request)
+        ),
         "download_name": credentials_filename(app=app),
         "app_url": app_url,
         "can_grant": can_grant,
@@ -110,12 +112,15 @@ def app_page_context(request: AuthedRequest, app: OAuthApp) -> dict[str, Any]:
         only_org=None if is_owned else org,
     )
     added_ids = {row.grant.organization_id for row in grant_rows}
-    issuer = settings.CONSOLE_ISSUER
+    base = issuer(request)
+    can_manage = is_owned and str(Action.APPS_MANAGE) in request.org_perms  # type: ignore[attr-defined]
     return {
         "org": org,
         "app": app,
         "is_owned": is_owned,
-        "can_manage": is_owned and str(Action.APPS_MANAGE) in request.org_perms,  # type: ignore[attr-defined]
+        "can_manage": can_manage,
+        # Regenerate and Rotate: refused, saying who can, when the app's role is above the member's.
+        "secret_refusal": secret_refusal(request.membership, app) if can_manage else "",  # type: ignore[attr-defined]
         "grouped_scopes": catalog.grouped(app.scopes),
         "missing_groups": catalog.missing_groups(app.scopes),
         "grant_rows": grant_rows,
@@ -126,8 +131,8 @@ def app_page_context(request: AuthedRequest, app: OAuthApp) -> dict[str, Any]:
         if is_owned
         else False,
         "usage": oauth_app_usage(app=app, org=None if is_owned else org),
-        "token_url": issuer + reverse("oauth:token"),
-        "api_url": issuer + reverse("api:org_detail", args=[org.pk]),
+        "token_url": base + reverse("oauth:token"),
+        "api_url": base + reverse("api:org_detail", args=[org.pk]),
         "credentials_file": credentials_filename(app=app),
         **_secret_context(app),
     }

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_http_methods
 from console.http import AuthedRequest
 from oauthapps import selectors, services
 from oauthapps.forms import AppEditForms, DeleteAppForm
-from orgs.permissions import Action, org_access
+from oauthapps.models import OAuthApp
+from orgs.permissions import Action, org_access, withheld_note
 
 
 @require_http_methods(["GET", "POST"])
@@ -29,14 +30,29 @@ def app_edit(request: AuthedRequest, org_id: UUID, app_id: int) -> HttpResponse:
         except ValidationError as exc:
             forms.show_service_error(exc)
         else:
-            messages.success(
-                request, f"{app.name} was saved. New tokens follow the change."
-            )
+            flash_saved(request, app)
             return redirect("oauthapps:app_detail", org_id=org_id, app_id=app.pk)
     others = [g for g in app.grants.all() if g.organization_id != request.org.pk]
     context = {"org": request.org, "app": app, "saved_name": saved_name}
     context |= {"forms": forms, "other_grants": others}
+    context["withheld_note"] = withheld_note(request.membership)
     return render(request, "oauthapps/app_edit.html", context)
+
+
+def flash_saved(request: AuthedRequest, app: OAuthApp) -> None:
+    waiting = selectors.scopes_awaiting_owner(app=app)
+    if not waiting:
+        messages.success(
+            request, f"{app.name} was saved. New tokens follow the change."
+        )
+        return
+    messages.warning(
+        request,
+        f"{app.name} was saved. Its added scopes ({', '.join(waiting)}) wait for an Owner "
+        f"of {app.organization.name} to re-grant them, as they widen the app past your role "
+        "there; its Owners were notified. Until then its tokens keep the scopes granted "
+        "before.",
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -8,7 +8,7 @@ so a resubmitted form (reload, double click) changes nothing.
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,8 +16,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from console.http import AuthedRequest
 from oauthapps import selectors, services
 from oauthapps.forms import RotateSecretForm, SecretChangeForm
+from oauthapps.models import OAuthApp
 from oauthapps.views.common import app_page, credentials_context
-from orgs.permissions import Action, fresh_second_factor, org_access
+from orgs.permissions import Action, fresh_second_factor, org_access, secret_refusal
 
 
 @require_http_methods(["GET", "POST"])
@@ -26,7 +27,7 @@ from orgs.permissions import Action, fresh_second_factor, org_access
 def app_regenerate_secret(
     request: AuthedRequest, org_id: UUID, app_id: int
 ) -> HttpResponse:
-    app = selectors.oauth_app_get(org=request.org, app_id=app_id)
+    app = _app_whose_secret_they_may_have(request, app_id)
     initial = {"fingerprint": services.secret_fingerprint(app)}
     form = SecretChangeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -54,7 +55,7 @@ def app_regenerate_secret(
 def app_rotate_secret(
     request: AuthedRequest, org_id: UUID, app_id: int
 ) -> HttpResponse:
-    app = selectors.oauth_app_get(org=request.org, app_id=app_id)
+    app = _app_whose_secret_they_may_have(request, app_id)
     initial = {"fingerprint": services.secret_fingerprint(app)}
     form = RotateSecretForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -75,6 +76,16 @@ def app_rotate_secret(
     overlap = services.has_overlap(app)
     context = {"org": request.org, "app": app, "form": form, "has_overlap": overlap}
     return render(request, "oauthapps/app_rotate_secret.html", context)
+
+
+def _app_whose_secret_they_may_have(request: AuthedRequest, app_id: int) -> OAuthApp:
+    """The app (404 unless this org owns it); 403, saying who can, when a new secret would give
+    the member more than their own role (orgs/permissions.py: secret_refusal)."""
+    app = selectors.oauth_app_get(org=request.org, app_id=app_id)
+    refusal = secret_refusal(request.membership, app)
+    if refusal:
+        raise PermissionDenied(refusal)
+    return app
 
 
 @require_POST

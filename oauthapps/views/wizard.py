@@ -23,7 +23,11 @@ from orgs.permissions import Action, fresh_second_factor, org_access
 @org_access(Action.APPS_CREATE)
 @fresh_second_factor
 def app_create(request: AuthedRequest, org_id: UUID) -> HttpResponse:
-    wizard = Wizard(request.POST if request.method == "POST" else None, org=request.org)
+    wizard = Wizard(
+        request.POST if request.method == "POST" else None,
+        org=request.org,
+        actor=request.membership,
+    )
     context: dict = {"org": request.org, "wizard": wizard}
     if wizard.is_complete:
         try:

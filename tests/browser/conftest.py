@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
 # itself (fixtures, assertions) are still plain synchronous code.
@@ -24,6 +25,12 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
+
+
+# Assertions wait as long as actions do (the page's own timeout below): on a busy machine a
+# page can take seconds to show what the server already answered.
+BROWSER_TIMEOUT_MS = 15_000
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)
 
 
 def _chromium() -> str | None:
@@ -67,7 +74,7 @@ def page(browser, live_server) -> Iterator:
         accept_downloads=True,
         viewport={"width": 1280, "height": 860},
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
     yield page
     context.close()
@@ -80,7 +87,7 @@ def page_without_js(browser, live_server) -> Iterator:
         java_script_enabled=False,
         viewport={"width": 1280, "height": 860},
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
     yield page
     context.close()

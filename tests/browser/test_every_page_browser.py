@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
+from console.accounts.services import email_address_verify
 from oauthapps.services import oauth_app_add_to_org, oauth_app_create
 from orgs import services as org_services
 from orgs.models import AuditEvent, Membership, OrganizationService, Service
@@ -59,6 +60,7 @@ def world(db):
         is_staff=True,
         is_superuser=True,
     )
+    email_address_verify(user=owner)  # sign-in asks for a confirmed address
     org = org_services.org_create(name="Pocket Corp", created_by=owner)
     compute = Service.objects.get(slug="compute")
     OrganizationService.objects.create(organization=org, service=compute)

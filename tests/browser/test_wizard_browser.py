@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import check_password
+from playwright.sync_api import expect
 
 from oauthapps.models import AppGrant, OAuthApp
 from orgs.models import AuditEvent
@@ -65,7 +66,7 @@ def test_owner_creates_an_app_downloads_credentials_and_adds_it_to_the_org(
 
     # 1. Select app type
     expect_step(page, "Select app type")
-    assert page.get_by_label(re.compile("Server to server app")).is_checked()
+    expect(page.get_by_label(re.compile("Server to server app"))).to_be_checked()
     shot(page, "type")
     submit(page, "Next")
 
@@ -73,22 +74,21 @@ def test_owner_creates_an_app_downloads_credentials_and_adds_it_to_the_org(
     expect_step(page, "Register")
     submit(page, "Next")
     expect_step(page, "Register")
-    assert page.get_by_text("Enter a name for the app.").is_visible()
+    expect(page.get_by_text("Enter a name for the app.")).to_be_visible()
     shot(page, "register-error")
     page.get_by_label("Name").fill("  Billing Sync  ")
     page.get_by_label("Description").fill("Nightly export of invoices.")
     shot(page, "register")
-    with page.expect_response(lambda response: response.request.method == "POST"):
-        page.get_by_label("Name").press("Enter")  # Enter means Next, not Back
+    submit(page, enter_in=page.get_by_label("Name"))  # Enter means Next, not Back
 
     # 3. Access Token TTL: default 30, 301 refused
     expect_step(page, "Access Token TTL")
     ttl = page.get_by_label("Access Token TTL (minutes)")
-    assert ttl.input_value() == "30"
+    expect(ttl).to_have_value("30")
     ttl.fill("301")
     submit(page, "Next")
     expect_step(page, "Access Token TTL")
-    assert page.get_by_text("The maximum is 300 minutes").is_visible()
+    expect(page.get_by_text("The maximum is 300 minutes")).to_be_visible()
     shot(page, "ttl-error")
     page.get_by_label("Access Token TTL (minutes)").fill("45")
     shot(page, "ttl")
@@ -98,26 +98,23 @@ def test_owner_creates_an_app_downloads_credentials_and_adds_it_to_the_org(
     expect_step(page, "Define scopes")
     submit(page, "Next")
     expect_step(page, "Define scopes")
-    assert (
-        page.get_by_role("alert")
-        .filter(has_text="Choose at least one scope")
-        .is_visible()
-    )
+    expect(
+        page.get_by_role("alert").filter(has_text="Choose at least one scope")
+    ).to_be_visible()
     billing = page.locator("[data-scope-group=billing]")
-    assert billing.get_by_text("Not in this organization").is_visible()
-    assert (
-        page.locator("[data-scope-group=compute]")
-        .get_by_text("Not in this organization")
-        .count()
-        == 0
-    )
+    expect(billing.get_by_text("Not in this organization")).to_be_visible()
+    expect(
+        page.locator("[data-scope-group=compute]").get_by_text(
+            "Not in this organization"
+        )
+    ).to_have_count(0)
     role_box(page.locator("[data-scope-group=org]"), "Member").check()
     compute = page.locator("[data-scope-group=compute]")
     compute.get_by_label("Select all roles").check()
     for role in ("Viewer", "Operator", "Administrator"):
-        assert role_box(compute, role).is_checked()
+        expect(role_box(compute, role)).to_be_checked()
     role_box(compute, "Administrator").uncheck()
-    assert not compute.get_by_label("Select all roles").is_checked()
+    expect(compute.get_by_label("Select all roles")).not_to_be_checked()
     role_box(billing, "Viewer").check()
     shot(page, "scopes")
     submit(page, "Next")
@@ -125,14 +122,13 @@ def test_owner_creates_an_app_downloads_credentials_and_adds_it_to_the_org(
     # 5. Review; Back keeps what was ticked; Create
     expect_step(page, "Review and create")
     review = page.locator("[data-review=scopes]")
-    assert (
-        "Operator" in review.inner_text() and "Administrator" not in review.inner_text()
-    )
+    expect(review).to_contain_text("Operator")
+    expect(review).not_to_contain_text("Administrator")
     shot(page, "review")
     submit(page, "Back")
     expect_step(page, "Define scopes")
-    assert role_box(compute, "Operator").is_checked()
-    assert role_box(billing, "Viewer").is_checked()
+    expect(role_box(compute, "Operator")).to_be_checked()
+    expect(role_box(billing, "Viewer")).to_be_checked()
     submit(page, "Next")
     expect_step(page, "Review and create")
     submit(page, "Create")
@@ -147,22 +143,21 @@ def test_owner_creates_an_app_downloads_credentials_and_adds_it_to_the_org(
         f"**/orgs/{org.pk}/oauth-apps/{app.pk}/"
     )  # pushed: reload is safe
     secret = dialog.get_by_role("textbox", name="Client secret").input_value()
-    assert (
-        dialog.get_by_role("textbox", name="Client ID").input_value() == app.client_id
-    )
+    expect(dialog.get_by_role("textbox", name="Client ID")).to_have_value(app.client_id)
     assert check_password(secret, app.client_secret) and secret not in app.client_secret
-    assert dialog.get_by_role("button", name="Copy client secret").is_visible()
+    expect(dialog.get_by_role("button", name="Copy client secret")).to_be_visible()
     shot(page, "credentials")
 
-    # Escape asks first; declining keeps the secret on screen
-    questions = []
-    page.once(
-        "dialog", lambda prompt: (questions.append(prompt.message), prompt.dismiss())
-    )
-    page.keyboard.press("Escape")
-    page.wait_for_timeout(200)
-    assert questions and "will not be shown again" in questions[0]
-    assert dialog.is_visible()
+    # Escape asks first; declining keeps the secret on screen. The question comes from the
+    # dialog's "cancel" event, which may run after the key press returned: wait for it, not
+    # for a fixed time (200 ms were not always enough on a busy machine). The handler answers
+    # it at once, wherever it arrives (a question left open would block the page).
+    page.once("dialog", lambda prompt: prompt.dismiss())
+    with page.expect_event("dialog") as asked:
+        page.keyboard.press("Escape")
+    assert "will not be shown again" in asked.value.message
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("el => el.matches(':modal')")
 
     # Download JSON: the file a script reads (DESIGN.md §5)
     with page.expect_download() as download_info:
@@ -190,13 +185,15 @@ def test_owner_creates_an_app_downloads_credentials_and_adds_it_to_the_org(
     # 7. Continue → Add to organization
     dialog.get_by_role("link", name="Continue").click()
     page.get_by_role("heading", name=f"Add Billing Sync to {org.name}").wait_for()
-    assert page.get_by_text("does not contain Billing").is_visible()
+    expect(page.get_by_text("does not contain Billing")).to_be_visible()
     shot(page, "add-to-org")
     page.get_by_role("button", name=f"Add to {org.name}").click()
     page.wait_for_url(f"**/orgs/{org.pk}/oauth-apps/{app.pk}/")
-    assert page.get_by_text(f"Billing Sync was added to {org.name}.").is_visible()
-    assert page.get_by_text(f"{org.name} does not contain Billing").first.is_visible()
-    assert page.get_by_test_id("unread-count").inner_text() == "1"
+    expect(page.get_by_text(f"Billing Sync was added to {org.name}.")).to_be_visible()
+    expect(
+        page.get_by_text(f"{org.name} does not contain Billing").first
+    ).to_be_visible()
+    expect(page.get_by_test_id("unread-count")).to_have_text("1")
     shot(page, "app-page")
     assert AppGrant.objects.get().organization == org
     assert set(AuditEvent.objects.values_list("action", flat=True)) >= {
@@ -209,7 +206,7 @@ def test_owner_creates_an_app_downloads_credentials_and_adds_it_to_the_org(
     assert secret not in page.content()
     page.goto(f"/orgs/{org.pk}/oauth-apps/")
     assert secret not in page.content()
-    assert page.get_by_role("link", name="Billing Sync").is_visible()
+    expect(page.get_by_role("link", name="Billing Sync")).to_be_visible()
     shot(page, "apps-list")
 
 
@@ -229,7 +226,7 @@ def test_the_wizard_works_without_javascript(
     expect_step(page, "Access Token TTL")
     page.get_by_label("Access Token TTL (minutes)").fill("1.5")
     submit(page, "Next")
-    assert page.get_by_text("Enter a whole number of minutes").is_visible()
+    expect(page.get_by_text("Enter a whole number of minutes")).to_be_visible()
     shot(page, "ttl-error-no-js")
     page.get_by_label("Access Token TTL (minutes)").fill("5")
     submit(page, "Next")
@@ -239,25 +236,26 @@ def test_the_wizard_works_without_javascript(
     shot(page, "scopes-no-js")
     submit(page, "Next")
     expect_step(page, "Review and create")
-    review = page.locator("[data-review=scopes]").inner_text()
-    assert "Viewer" in review and "Administrator" in review
+    review = page.locator("[data-review=scopes]")
+    expect(review).to_contain_text("Viewer")
+    expect(review).to_contain_text("Administrator")
     shot(page, "review-no-js")
     submit(page, "Back")
     expect_step(page, "Define scopes")
     billing = page.locator("[data-scope-group=billing]")
-    assert role_box(billing, "Viewer").is_checked()
-    assert role_box(billing, "Administrator").is_checked()
+    expect(role_box(billing, "Viewer")).to_be_checked()
+    expect(role_box(billing, "Administrator")).to_be_checked()
     submit(page, "Next")
     submit(page, "Create")
 
     dialog = page.get_by_role("dialog", name="OAuth app created")
-    assert dialog.is_visible()
+    expect(dialog).to_be_visible()
     app = OAuthApp.objects.get()
     assert app.scopes == ["svc:billing:admin", "svc:billing:viewer"]
-    assert page.url.endswith(f"/orgs/{org.pk}/oauth-apps/new/")
+    expect(page).to_have_url(re.compile(rf"/orgs/{org.pk}/oauth-apps/new/$"))
     secret = dialog.get_by_role("textbox", name="Client secret").input_value()
     assert check_password(secret, app.client_secret)
-    assert not dialog.get_by_role("button", name="Copy client secret").is_visible()
+    expect(dialog.get_by_role("button", name="Copy client secret")).to_be_hidden()
     shot(page, "credentials-no-js")
     with page.expect_download() as download_info:
         dialog.get_by_role("link", name="Download JSON").click()
@@ -271,7 +269,7 @@ def test_the_wizard_works_without_javascript(
     shot(page, "add-to-org-no-js")
     page.get_by_role("button", name=f"Add to {org.name}").click()
     page.wait_for_url(f"**/orgs/{org.pk}/oauth-apps/{app.pk}/")
-    assert page.get_by_text(f"No Script Sync was added to {org.name}.").is_visible()
+    expect(page.get_by_text(f"No Script Sync was added to {org.name}.")).to_be_visible()
     assert secret not in page.content()
     shot(page, "app-page-no-js")
     assert AppGrant.objects.filter(app=app, organization=org).exists()
@@ -282,11 +280,18 @@ def role_box(group, role: str):
     return group.get_by_role("checkbox", name=re.compile(rf"^{role} "))
 
 
-def submit(page, button: str) -> None:
-    """Click a wizard button and wait for the server's answer (an htmx swap or a new page)."""
-    with page.expect_response(lambda response: response.request.method == "POST"):
+def submit(page, button: str = "", *, enter_in=None) -> None:
+    """Click a wizard button (or press Enter in a field) and wait until the server's
+    answer is on the page. The answer arriving is not enough: htmx swaps it in afterwards, in a
+    task of its own, so a busy machine could still show the old step. The step on screen is
+    marked first; the wait ends when an unmarked one replaced it (an htmx swap, or a new page
+    without JavaScript)."""
+    page.locator("#wizard").evaluate("el => el.setAttribute('data-answered', 'no')")
+    if enter_in is not None:
+        enter_in.press("Enter")
+    else:
         page.get_by_role("button", name=button, exact=True).click()
-    page.wait_for_load_state()
+    page.locator("#wizard:not([data-answered])").wait_for()
 
 
 def expect_step(page, title: str) -> None:

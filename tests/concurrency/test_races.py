@@ -29,6 +29,7 @@ from tests.factories import MembershipFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 4
+NAME_TAKEN = re.compile(r"An app named “(?:B|b)illing” already exists in Acme Corp\.")
 SECRET_IN_PAGE = re.compile(r'id="credentials-client-secret"[^>]*>([^<]+)<')
 
 
@@ -126,6 +127,41 @@ def test_parallel_creates_with_the_same_name_make_one_app(org, owner, catalog):
     secret = SECRET_IN_PAGE.search(created[0]).group(1).strip()
     app = OAuthApp.objects.get(name="Nightly export")
     assert check_password(secret, app.client_secret)
+
+
+def test_parallel_creates_of_names_differing_only_in_case_make_one_app(
+    org, owner, catalog
+):
+    """ "Billing" and "billing" at once: both pass the service's check (neither is committed yet),
+    so only the database can refuse one; its refusal is the wizard's name error."""
+    url = reverse("oauthapps:app_create", args=[org.pk])
+    data = {
+        "step": "review",
+        "nav": "next",
+        "type-app_type": "server_to_server",
+        "ttl-access_token_ttl_minutes": "30",
+        "scopes-scopes": ["org:member"],
+    }
+    names = ["Billing", "billing"] * (THREADS // 2)
+    clients = [signed_in(owner) for _ in names]
+
+    responses = race(
+        [
+            lambda c=c, name=name: c.post(url, {**data, "register-name": name})
+            for c, name in zip(clients, names, strict=True)
+        ]
+    )
+
+    # (Pages, not response.context: the test client collects every thread's templates.)
+    pages = [response.content.decode() for response in responses]
+    assert [response.status_code for response in responses] == [200] * THREADS
+    assert len([page for page in pages if "OAuth app created" in page]) == 1
+    for page in pages:
+        if "OAuth app created" not in page:
+            assert 'name="step" value="register"' in page
+            assert len(NAME_TAKEN.findall(page)) == 1, NAME_TAKEN.findall(page)
+    assert OAuthApp.objects.filter(organization=org).count() == 1
+    assert AuditEvent.objects.filter(action="app.create").count() == 1
 
 
 def test_parallel_add_to_org_makes_one_grant(org, owner, make_app, catalog):

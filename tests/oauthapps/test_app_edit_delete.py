@@ -99,12 +99,14 @@ def test_edit_saves_and_new_tokens_follow(client_as, org, owner, creds, api_clie
     }
 
 
+WIDER = ["org:admin", "org:member", "svc:compute:operator", "svc:compute:viewer"]
+
+
 def test_other_orgs_keep_their_grant_until_an_owner_re_grants(
     client_as, org, owner, creds, partner, api_client
 ):
     client_as(owner).post(
-        url("app_edit", org, creds.app),
-        edit_data(**{"scopes-scopes": ["org:admin", "svc:compute:operator"]}),
+        url("app_edit", org, creds.app), edit_data(**{"scopes-scopes": WIDER})
     )
     grant = AppGrant.objects.get(app=creds.app, organization=partner)
     assert grant.scopes == ["org:member", "svc:compute:viewer"]
@@ -133,16 +135,47 @@ def test_other_orgs_keep_their_grant_until_an_owner_re_grants(
     assert "now has its current scopes in Partner Corp" in response.content.decode()
     assert token(api_client, creds.client_id, creds.client_secret, partner)[
         "scope"
-    ] == ("org:admin svc:compute:operator")
+    ] == " ".join(WIDER)
     event = AuditEvent.objects.get(action="app.regrant")
-    assert event.organization == partner and event.data["to"] == [
-        "org:admin",
-        "svc:compute:operator",
-    ]
+    assert event.organization == partner and event.data["to"] == WIDER
     again = client_as(partner_owner).post(
         url("app_regrant", partner, creds.app), follow=True
     )
     assert "already granted" in again.content.decode()
+
+
+def test_narrowing_applies_at_once_in_every_org(
+    client_as, org, owner, creds, partner, api_client
+):
+    """DESIGN.md §1 Grant: what the app no longer asks for is gone from every org's grant at
+    once, with no re-grant; only what it adds waits for the Owners of the other orgs."""
+    client_as(owner).post(
+        url("app_edit", org, creds.app),
+        edit_data(**{"scopes-scopes": ["org:member", "svc:compute:operator"]}),
+    )
+    assert AppGrant.objects.get(app=creds.app, organization=org).scopes == [
+        "org:member",
+        "svc:compute:operator",
+    ]
+    assert AppGrant.objects.get(app=creds.app, organization=partner).scopes == [
+        "org:member"
+    ]
+    assert (
+        token(api_client, creds.client_id, creds.client_secret, partner)["scope"]
+        == "org:member"
+    )
+    refused = token_response(
+        api_client,
+        creds.client_id,
+        creds.client_secret,
+        partner,
+        scope="svc:compute:viewer",
+    )
+    assert json.loads(refused.content)["error"] == "invalid_scope"
+    # The partner's Owners hear about the added scope, which waits for them.
+    assert Notification.objects.filter(
+        organization=partner, title__contains="asks for changed scopes"
+    ).exists()
 
 
 @pytest.mark.parametrize(

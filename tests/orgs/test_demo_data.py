@@ -65,3 +65,11 @@ def test_demo_data_refuses_to_run_with_debug_off(db, settings):
     with pytest.raises(CommandError, match="DJANGO_DEBUG=true"):
         call_command("demo_data")
     assert not Organization.objects.exists()
+
+
+def test_demo_data_prints_the_url_actually_served(db, settings, capsys):
+    settings.DEBUG = True
+    call_command("demo_data", "--url", "http://127.0.0.1:8765/")
+    output = capsys.readouterr().out
+    assert f"Sign in at http://127.0.0.1:8765/ as {OWNER_EMAIL}" in output
+    assert "8000" not in output

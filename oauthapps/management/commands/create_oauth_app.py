@@ -3,11 +3,12 @@ import sys
 from pathlib import Path
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from console.accounts.services import email_address_verify
+from console.issuer import issuer
 from oauthapps import services
 from oauthapps.credentials import credentials_document
 from oauthapps.models import TTL_DEFAULT_MINUTES
@@ -62,9 +63,17 @@ class Command(BaseCommand):
             "--output",
             help="Write the credentials JSON to this file (mode 600) instead of stdout.",
         )
+        parser.add_argument(
+            "--issuer",
+            metavar="URL",
+            help="The URL the console is served at, for the JSON's issuer and token_endpoint "
+            "(default: CONSOLE_ISSUER; needed in development without it, e.g. "
+            "http://127.0.0.1:8765).",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        base = self._issuer(options["issuer"])
         user = self._user(options["created_by"], create=options["create_org"])
         org = self._org(options["org"], create=options["create_org"], user=user)
         if not Membership.objects.filter(
@@ -94,7 +103,10 @@ class Command(BaseCommand):
                     f"warning: {org.name} does not contain: {', '.join(missing)}"
                 )
         document = (
-            json.dumps(credentials_document(app=app, client_secret=secret), indent=2)
+            json.dumps(
+                credentials_document(app=app, client_secret=secret, issuer=base),
+                indent=2,
+            )
             + "\n"
         )
         if options["output"]:
@@ -106,6 +118,21 @@ class Command(BaseCommand):
             )
         else:
             sys.stdout.write(document)
+
+    def _issuer(self, given: str | None) -> str:
+        if given:
+            if not given.startswith(("http://", "https://")):
+                raise CommandError(
+                    f"--issuer must be a URL such as http://127.0.0.1:8000, not {given!r}."
+                )
+            return given.rstrip("/")
+        try:
+            return issuer()
+        except ImproperlyConfigured:
+            raise CommandError(
+                "Pass --issuer with the URL the console is served at (e.g. "
+                "http://127.0.0.1:8000), or set CONSOLE_ISSUER: the credentials JSON names it."
+            ) from None
 
     def _user(self, email: str, *, create: bool) -> User:
         user = User.objects.filter(email__iexact=email).first()

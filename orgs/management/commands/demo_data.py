@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.urls import reverse
 
@@ -30,6 +30,13 @@ ORGS = [
 
 class Command(BaseCommand):
     help = "Load demo data (idempotent): a demo Owner, two organizations, members and services. DEBUG only."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000/",
+            help="Where the console is served, for the sign-in line (`make run` passes it).",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
@@ -64,7 +71,8 @@ class Command(BaseCommand):
         self._welcome(owner)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
-            f"Sign in at http://127.0.0.1:8000/ as {OWNER_EMAIL} with password {DEMO_PASSWORD}"
+            f"Sign in at {options['url'].rstrip('/')}/ as {OWNER_EMAIL} with password "
+            f"{DEMO_PASSWORD}"
         )
         self.stdout.write(
             f"  (also {', '.join(email for email, _, _ in PEOPLE)}, same password; the owner may use /admin/)"
