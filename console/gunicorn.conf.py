@@ -14,3 +14,5 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# URLs in the access log lose their query strings and one-time keys (console/access_log.py).
+logger_class = "console.access_log.ConsoleLogger"

@@ -8,8 +8,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
 
+from console.http import json_methods
 from console.issuer import issuer
 from oauthapps.api import openapi, selectors, services
 from oauthapps.api.auth import (
@@ -59,7 +59,7 @@ def _activity(event: AuditEvent) -> dict:
     }
 
 
-@require_GET
+@json_methods("GET")
 @token_access(ANY_ORG_ROLE)
 def org_detail(request: HttpRequest, org_id: UUID) -> HttpResponse:
     org = request.org
@@ -68,7 +68,7 @@ def org_detail(request: HttpRequest, org_id: UUID) -> HttpResponse:
     )
 
 
-@require_GET
+@json_methods("GET")
 @token_access(ORG_ADMIN)
 def member_list(request: HttpRequest, org_id: UUID) -> HttpResponse:
     members = [
@@ -83,7 +83,7 @@ def member_list(request: HttpRequest, org_id: UUID) -> HttpResponse:
     return _json({"org_id": str(org_id), "members": members})
 
 
-@require_GET
+@json_methods("GET")
 @token_access(ANY_ROLE)
 def service_list(request: HttpRequest, org_id: UUID) -> HttpResponse:
     services_ = [
@@ -92,7 +92,7 @@ def service_list(request: HttpRequest, org_id: UUID) -> HttpResponse:
     return _json({"org_id": str(org_id), "services": services_})
 
 
-@require_GET
+@json_methods("GET")
 @token_access(ANY_SERVICE_ROLE)
 def service_detail(
     request: HttpRequest, org_id: UUID, service_slug: str
@@ -115,7 +115,7 @@ def service_detail(
     )
 
 
-@require_POST
+@json_methods("POST")
 @token_access(SERVICE_ADMIN)
 def service_activity_create(
     request: HttpRequest, org_id: UUID, service_slug: str
@@ -160,7 +160,7 @@ def _json_body(request: HttpRequest) -> dict | JsonResponse:
     return payload
 
 
-@require_GET
+@json_methods("GET")
 @login_not_required
 def openapi_document(request: HttpRequest) -> JsonResponse:
     return JsonResponse(

@@ -6,11 +6,10 @@ from functools import cache
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
+from console.http import json_methods
 from console.issuer import issuer
 from console.ratelimit import rate_limited
 from oauthapps import scopes as scope_grammar
@@ -41,9 +40,8 @@ def _url(request: HttpRequest, name: str) -> str:
     return issuer(request) + reverse(name)
 
 
-@require_POST
+@json_methods("POST")
 @rate_limited("token")
-@csrf_exempt
 @login_not_required
 @sensitive_post_parameters("client_secret")
 def token(request: HttpRequest) -> HttpResponse:
@@ -55,25 +53,23 @@ def token(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_POST
+@json_methods("POST")
 @rate_limited("introspect")
-@csrf_exempt
 @login_not_required
 @sensitive_post_parameters("client_secret", "token")
 def introspect(request: HttpRequest) -> HttpResponse:
     return _oauth_response(*oauthlib_core().create_introspect_response(request))
 
 
-@require_POST
+@json_methods("POST")
 @rate_limited("revoke")
-@csrf_exempt
 @login_not_required
 @sensitive_post_parameters("client_secret", "token")
 def revoke(request: HttpRequest) -> HttpResponse:
     return _oauth_response(*oauthlib_core().create_revocation_response(request))
 
 
-@require_GET
+@json_methods("GET")
 @login_not_required
 def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
     metadata = {
@@ -96,7 +92,7 @@ def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
     return response
 
 
-@require_GET
+@json_methods("GET")
 @login_not_required
 def jwks(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(keys.jwks())
@@ -104,7 +100,7 @@ def jwks(request: HttpRequest) -> JsonResponse:
     return response
 
 
-@require_GET
+@json_methods("GET")
 @login_not_required
 def token_public_key(request: HttpRequest) -> JsonResponse:
     """The cloned console's key endpoint: `format=jwks` lists every published key, `format=pem`
