@@ -1,10 +1,13 @@
 """The console's HTTP vocabulary: the typed request of console pages (`AuthedRequest`) and the
-method rule of the paths programs call (`json_methods`)."""
+method rule of the paths programs call (`json_methods`), and the address a request came from
+(`client_ip`), as the rate limits and the sign-in lockout count it."""
 
+import ipaddress
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -55,3 +58,46 @@ def json_methods(*methods: str) -> Callable[[View], View]:
         return csrf_exempt(checked)
 
     return decorator
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address a request came from, as the rate limits and the sign-in lockout count it.
+
+    REMOTE_ADDR, unless `CONSOLE_TRUSTED_PROXY_COUNT` proxies we run sit in front: then the
+    address the outermost of them saw (X-Forwarded-For, counted from the right, since everything
+    left of that was written by the client). IPv6 addresses count per /64, the block one
+    subscriber usually gets, so rotating addresses inside it does not reset the limits.
+    """
+    address = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = settings.CONSOLE_TRUSTED_PROXY_COUNT
+    if proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            address = forwarded[-proxies]
+    return _normalized(address)
+
+
+@lru_cache(maxsize=1024)
+def _normalized(address: str) -> str:
+    """`address` as the limits count it (parsing costs more than all the rest of a check, and
+    the same addresses come again and again)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: `client_ip`, or None when there is no address (a request made in
+    the process, e.g. the test client's `force_login`), which axes stores as unknown."""
+    address = client_ip(request)
+    return None if address == "unknown" else address

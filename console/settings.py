@@ -196,9 +196,23 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DJANGO_DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Off by default: the check is a round trip before every request's first statement. The
+        # token service's reads reconnect by themselves when a pooled connection broke while idle
+        # (oauthapps/tokens/selectors.py); other pages answer 503 once and reconnect.
+        conn_health_checks=env_bool("DJANGO_DB_CONN_HEALTH_CHECKS", False),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Parameters bound by the server, and statements run that many times on a connection
+            # prepared by psycopg: PostgreSQL then skips parsing and planning them, which costs it
+            # more than running the token service's statements. 0 turns preparing off (behind
+            # PgBouncer in transaction mode before 1.21, say).
+            "server_side_binding": True,
+            "prepare_threshold": env_int("DJANGO_DB_PREPARE_THRESHOLD", 2) or None,
+        }
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -216,12 +230,18 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # Rate limits fail open when Redis is away (console/ratelimit/): never wait long.
+            # Rate limits fail open when Redis is away (console/ratelimit.py): never wait long.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One worker's memory; room for the rate limits' counters of many clients and addresses.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        }
+    }
 
 # Passwords of people use Django's default (PBKDF2). Client secrets are 128 random characters,
 # so they get a fast salted SHA-256 instead: a password KDF would cost ~0.4 s per token request.
@@ -332,7 +352,15 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_GENERATOR": "oauthapps.tokens.access_tokens.generate",
 }
 
-# The RS256 key that signs access tokens. Production: an RSA private key (PEM) in
+# The algorithm that signs access tokens: RS256 (RSA 2048, the default), ES256 (ECDSA P-256) or
+# EdDSA (Ed25519). Changing it makes a key of the new kind current; the older keys stay in the
+# JWKS until the tokens they signed have expired.
+CONSOLE_TOKEN_SIGNING_ALG = os.environ.get("CONSOLE_TOKEN_SIGNING_ALG", "RS256")
+if CONSOLE_TOKEN_SIGNING_ALG not in ("RS256", "ES256", "EdDSA"):
+    raise ImproperlyConfigured(
+        f"CONSOLE_TOKEN_SIGNING_ALG must be RS256, ES256 or EdDSA, not {CONSOLE_TOKEN_SIGNING_ALG!r}."
+    )
+# The key that signs access tokens. Production: a private key (PEM) of that algorithm in
 # CONSOLE_SIGNING_KEY_PEM, or in the file CONSOLE_SIGNING_KEY_FILE names (a mounted secret).
 # Unset: the console generates one and keeps it in the database (the embedded default), and
 # `manage.py rotate_signing_key` rotates it.
@@ -373,7 +401,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
 
-# Rate limits of the token, introspection and revocation endpoints (console/ratelimit/):
+# Rate limits of the token, introspection and revocation endpoints (console/ratelimit.py):
 # requests per window of seconds, shared through the cache (Redis with REDIS_URL); 0 turns one off.
 CONSOLE_TOKEN_RATE_PER_CLIENT = env_int("CONSOLE_TOKEN_RATE_PER_CLIENT", 600)
 CONSOLE_TOKEN_RATE_PER_IP = env_int("CONSOLE_TOKEN_RATE_PER_IP", 1200)
@@ -397,7 +425,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=CONSOLE_SIGNIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "console.accounts.lockout.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "console.ratelimit.client_address"
+AXES_CLIENT_IP_CALLABLE = "console.http.client_address"
 AXES_USERNAME_CALLABLE = "console.accounts.lockout.username"
 AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 

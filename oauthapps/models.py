@@ -193,10 +193,18 @@ class IssuedToken(models.Model):
 
 
 class SigningKey(models.Model):
-    """An RS256 key pair for signing access tokens. The newest unretired key signs; the JWKS
-    publishes every key until the tokens it signed have expired."""
+    """A key pair for signing access tokens (RS256, ES256 or EdDSA; tokens/keys.py). The newest
+    unretired key signs; the JWKS publishes every key until the tokens it signed have expired."""
+
+    class Algorithm(models.TextChoices):
+        RS256 = "RS256"
+        ES256 = "ES256"
+        EDDSA = "EdDSA"
 
     kid = models.CharField(max_length=64, primary_key=True)
+    algorithm = models.CharField(
+        max_length=8, choices=Algorithm.choices, default=Algorithm.RS256
+    )
     private_key_pem = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(

@@ -14,7 +14,7 @@ from django.core.mail import EmailMessage
 from django.http import HttpRequest
 
 from console.accounts import emails
-from console.ratelimit import client_address
+from console.http import client_address
 
 USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length
 

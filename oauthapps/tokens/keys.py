@@ -1,17 +1,22 @@
-"""The RS256 key ring that signs access tokens and the public keys that verify them.
+"""The key ring that signs access tokens and the public keys that verify them.
+
+The algorithm is CONSOLE_TOKEN_SIGNING_ALG: RS256 (RSA 2048), ES256 (ECDSA P-256) or EdDSA
+(Ed25519). Every key records its algorithm; the JWKS publishes each with its own `kty` (RSA, EC,
+OKP), `alg`, `kid` and `use`, and tokens are verified with the algorithm of the key they name.
 
 Where the current signing key comes from:
-- production: `CONSOLE_SIGNING_KEY_PEM` (or a file named by `CONSOLE_SIGNING_KEY_FILE`). Only its public
-  half is written to the database, so the JWKS of every instance publishes it and keeps publishing it
-  after the next key is deployed, until the tokens it signed have expired;
-- the embedded default: the newest unretired `SigningKey` row, generated on first use;
-  `manage.py rotate_signing_key` adds a newer one.
+- production: `CONSOLE_SIGNING_KEY_PEM` (or a file named by `CONSOLE_SIGNING_KEY_FILE`), a private
+  key of the configured algorithm. Only its public half is written to the database, so the JWKS of
+  every instance publishes it and keeps publishing it after the next key is deployed, until the
+  tokens it signed have expired;
+- the embedded default: the newest unretired `SigningKey` row of the configured algorithm,
+  generated on first use (also when the algorithm changes); `manage.py rotate_signing_key` adds a
+  newer one.
 
 Each process keeps the loaded keys in memory (parsing a PEM costs milliseconds) and re-reads the
 current signing key every `REFRESH_SECONDS`. That is safe to cache: a process that signs with the
 previous key for up to a minute after a rotation still produces valid tokens, because the previous
-key stays in the JWKS for `PUBLISH_WINDOW` after it was retired. Revocation, disabling and grants are
-never cached (see selectors.issued_token_active).
+key stays in the JWKS for `PUBLISH_WINDOW` after it was retired.
 """
 
 import base64
@@ -23,11 +28,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from jwt.algorithms import RSAAlgorithm
+from jwt.algorithms import get_default_algorithms
 
 from oauthapps.models import TTL_MAX_MINUTES, SigningKey
 from oauthapps.tokens import selectors
@@ -35,31 +40,51 @@ from oauthapps.tokens import selectors
 # Seconds on a clock that never goes back; a module attribute so tests can move it.
 _clock = time.monotonic
 
-ALGORITHM = "RS256"
-KEY_SIZE = 2048
+ALGORITHMS = ("RS256", "ES256", "EdDSA")
+RSA_KEY_SIZE = 2048
 REFRESH_SECONDS = 60
 # A retired key stays published while tokens it signed can still be valid: the longest lifetime,
 # plus the refresh interval (a process may sign with it that long after it was retired) and skew.
 PUBLISH_WINDOW = timedelta(minutes=TTL_MAX_MINUTES, seconds=REFRESH_SECONDS + 240)
+# RFC 7638: the members of each key type that its thumbprint covers.
+_THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
+_PYJWT = get_default_algorithms()
+
+
+def configured_algorithm() -> str:
+    return settings.CONSOLE_TOKEN_SIGNING_ALG
+
+
+def algorithm_of(key) -> str:
+    """The JWS algorithm a (private or public) key signs with; ValueError for other keys."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        if key.key_size < RSA_KEY_SIZE:
+            raise ValueError(f"An RSA signing key needs at least {RSA_KEY_SIZE} bits.")
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise ValueError("An EC signing key must be on the P-256 curve (ES256).")
+        return "ES256"
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return "EdDSA"
+    raise ValueError("A signing key must be RSA, EC P-256 or Ed25519.")
 
 
 @dataclass(frozen=True)
 class LoadedKey:
     kid: str
-    public_key: rsa.RSAPublicKey
-    private_key: rsa.RSAPrivateKey | None
+    algorithm: str
+    public_key: object
+    private_key: object | None
 
     @property
     def public_jwk(self) -> dict[str, str]:
-        jwk = RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
-        return {
-            "kty": "RSA",
-            "use": "sig",
-            "alg": ALGORITHM,
-            "kid": self.kid,
-            "n": jwk["n"],
-            "e": jwk["e"],
-        }
+        jwk = _PYJWT[self.algorithm].to_jwk(self.public_key, as_dict=True)
+        return {**jwk, "use": "sig", "alg": self.algorithm, "kid": self.kid}
 
     @property
     def public_pem(self) -> str:
@@ -69,18 +94,24 @@ class LoadedKey:
         ).decode()
 
 
-def thumbprint(public_key: rsa.RSAPublicKey) -> str:
+def thumbprint(public_key) -> str:
     """The RFC 7638 JWK thumbprint (SHA-256, base64url): a kid that names the key itself."""
-    jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
-    canonical = json.dumps(
-        {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":")
-    )
+    jwk = _PYJWT[algorithm_of(public_key)].to_jwk(public_key, as_dict=True)
+    members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
     digest = hashlib.sha256(canonical.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def generate_private_key_pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+def generate_private_key_pem(algorithm: str | None = None) -> str:
+    """A new private key (PKCS#8 PEM) for `algorithm` (default: the configured one)."""
+    algorithm = algorithm or configured_algorithm()
+    if algorithm == "RS256":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
+    elif algorithm == "ES256":
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -93,28 +124,34 @@ def load_pem(kid: str, pem: str) -> LoadedKey:
     data = pem.encode()
     if b"PRIVATE KEY" in data:
         private_key = serialization.load_pem_private_key(data, password=None)
-        if not isinstance(private_key, rsa.RSAPrivateKey):
-            raise ValueError("The signing key must be an RSA key.")
-        return LoadedKey(
-            kid=kid, public_key=private_key.public_key(), private_key=private_key
-        )
-    public_key = serialization.load_pem_public_key(data)
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise ValueError("The signing key must be an RSA key.")
-    return LoadedKey(kid=kid, public_key=public_key, private_key=None)
+        public_key = private_key.public_key()
+    else:
+        private_key, public_key = None, serialization.load_pem_public_key(data)
+    return LoadedKey(
+        kid=kid or thumbprint(public_key),
+        algorithm=algorithm_of(public_key),
+        public_key=public_key,
+        private_key=private_key,
+    )
 
 
 def load_configured_pem(pem: str) -> LoadedKey:
     """The production key from the environment, named by its thumbprint."""
-    private_key = serialization.load_pem_private_key(pem.encode(), password=None)
-    if not isinstance(private_key, rsa.RSAPrivateKey) or private_key.key_size < 2048:
+    algorithm = configured_algorithm()
+    try:
+        key = load_pem("", pem)
+    except (ValueError, TypeError) as exc:
         raise ValueError(
-            "CONSOLE_SIGNING_KEY_PEM must be an unencrypted RSA private key of at least 2048 bits."
+            f"CONSOLE_SIGNING_KEY_PEM must be an unencrypted private key for {algorithm}: {exc}"
+        ) from None
+    if key.private_key is None or key.algorithm != algorithm:
+        raise ValueError(
+            f"CONSOLE_SIGNING_KEY_PEM must be an unencrypted private key for {algorithm} "
+            f"(CONSOLE_TOKEN_SIGNING_ALG); it is a {key.algorithm} key."
+            if key.private_key is not None
+            else "CONSOLE_SIGNING_KEY_PEM must be a private key, not a public one."
         )
-    public_key = private_key.public_key()
-    return LoadedKey(
-        kid=thumbprint(public_key), public_key=public_key, private_key=private_key
-    )
+    return key
 
 
 class _KeyCache:
@@ -168,11 +205,11 @@ def _load_signing_key() -> LoadedKey:
         _register_configured_key(key)
         return key
     row = selectors.signing_key_current()
-    if row is not None:
+    if row is not None and row.algorithm == configured_algorithm():
         key = load_pem(row.kid, row.private_key_pem)
         if key.private_key is not None:
             return key
-    return _generate_current_key()
+    return new_current_key()
 
 
 @transaction.atomic
@@ -180,7 +217,8 @@ def _register_configured_key(key: LoadedKey) -> None:
     """Publish the environment's key (public half only); the first time a new one is seen, the keys
     before it are retired, so they stay published for PUBLISH_WINDOW and then drop out."""
     _, created = SigningKey.objects.get_or_create(
-        kid=key.kid, defaults={"private_key_pem": key.public_pem}
+        kid=key.kid,
+        defaults={"private_key_pem": key.public_pem, "algorithm": key.algorithm},
     )
     if created:
         SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=key.kid).update(
@@ -189,14 +227,16 @@ def _register_configured_key(key: LoadedKey) -> None:
 
 
 @transaction.atomic
-def _generate_current_key() -> LoadedKey:
-    """Store a new key as the current one and retire the others (they stay published)."""
+def new_current_key() -> LoadedKey:
+    """Store a new key of the configured algorithm as the current one and retire the others
+    (they stay published for PUBLISH_WINDOW); keys retired before that window are deleted."""
+    now = timezone.now()
     pem = generate_private_key_pem()
     key = load_pem("", pem)
-    kid = thumbprint(key.public_key)
-    SigningKey.objects.filter(retired_at__isnull=True).update(retired_at=timezone.now())
-    SigningKey.objects.create(kid=kid, private_key_pem=pem)
-    return LoadedKey(kid=kid, public_key=key.public_key, private_key=key.private_key)
+    SigningKey.objects.filter(retired_at__isnull=True).update(retired_at=now)
+    SigningKey.objects.filter(retired_at__lt=now - PUBLISH_WINDOW).delete()
+    SigningKey.objects.create(kid=key.kid, algorithm=key.algorithm, private_key_pem=pem)
+    return key
 
 
 def verification_key(kid: str) -> LoadedKey | None:

@@ -1,12 +1,16 @@
 """Reads for the token service.
 
-The two on the hot path are one SQL statement each: `oauth_app_for_token_request` (every token
-request) and `issued_token_active` (every API call, introspection). They are written in SQL, once,
-because building the same query through the ORM costs several times more CPU than PostgreSQL
-spends running it, and the token endpoint has to be fast (issue 6). Their answers are remembered
-per process and reused only while the token state version is unchanged (state.py): the statement
-then only reads that version, and skips the joins. The SQL is plain enough for SQLite and
-PostgreSQL alike; the tests run on both.
+The two on the hot path are one SQL statement each: `oauth_app_for_token_request` (a token request
+of a client this process does not remember) and `issued_token_active` (every API call,
+introspection). They are written in SQL, once, because building the same query through the ORM
+costs several times more CPU than PostgreSQL spends running it; they run on Django's cursor (on
+PostgreSQL prepared by psycopg after `prepare_threshold` runs, see settings). Their answers are
+remembered per process with the token state version they were read at (state.py). The SQL is
+plain enough for SQLite and PostgreSQL alike; the tests run on both.
+
+A statement that fails because the pooled connection broke while idle (PostgreSQL restarted, a
+proxy dropped it) is run again once on a new connection (`reconnect_if_broken`): that is what
+Django's per-request health check would do, without its extra round trip on every request.
 """
 
 import json
@@ -15,13 +19,13 @@ from datetime import UTC, datetime
 from functools import cache
 from uuid import UUID
 
-from django.db import connection, models
+from django.db import InterfaceError, OperationalError, connection, models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from oauthapps.models import AppGrant, IssuedToken, OAuthApp, SigningKey
-from oauthapps.tokens import db, state
+from oauthapps.tokens import state
 from orgs.models import Organization, OrganizationService, Service
 
 # Longer than any client_id we issue (40) and than the column (255): no query for such input.
@@ -153,6 +157,31 @@ def _hot_sql(name: str) -> str:
     return _compact_hot_sql(connection.vendor, name)
 
 
+BROKEN_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+
+def reconnect_if_broken() -> bool:
+    """After a database error: if the connection is broken (and no transaction is under way),
+    close it so that the next statement opens a new one, and say so."""
+    if connection.in_atomic_block or connection.is_usable():
+        return False
+    connection.close()
+    return True
+
+
+def _fetch_all(sql: str, params: list[object]) -> list[tuple]:
+    """Run a read on Django's cursor; once more on a new connection if the pooled one broke."""
+    for attempt in (1, 2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        except BROKEN_CONNECTION_ERRORS:
+            if attempt == 2 or not reconnect_if_broken():
+                raise
+    raise AssertionError("unreachable")
+
+
 def _db_uuid(value: UUID) -> object:
     """A UUID as this database stores it (native on PostgreSQL, 32 hex digits on SQLite)."""
     return _UUID.get_db_prep_value(value, connection)
@@ -179,33 +208,46 @@ def _is_valid_client_id(client_id: str) -> bool:
     return 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and "\x00" not in client_id
 
 
+def remembered_app(
+    client_id: str, org_id: UUID | None
+) -> tuple[int, tuple[OAuthApp | None, list[OrgGrant]]] | None:
+    """What this process last read for the client (oauth_app_for_token_request) and the version
+    it read it at, or None. The caller must have the database confirm it (services.py)."""
+    return state.apps.get((client_id, org_id))  # type: ignore[return-value]
+
+
+def forget_client(call) -> None:
+    """Drop what this process remembers of the call's client (it was not confirmed)."""
+    if call.decision.memory_key is not None:
+        state.apps.discard(call.decision.memory_key)
+
+
 def oauth_app_for_token_request(
     *, client_id: str, org_id: UUID | None
-) -> tuple[OAuthApp | None, list[OrgGrant]]:
-    """The app with `client_id` and the grants that may give its token an organization, in one query.
+) -> tuple[int, OAuthApp | None, list[OrgGrant]]:
+    """The token state version, the app with `client_id` and the grants that may give its token
+    an organization, in one query.
 
     With `org_id`: its grant in that org (or none). Without: the grant in the owning org first, and at
     most one other, which is all the org selection rules of DESIGN.md §6 need. Each grant carries the
-    slugs of the services its org contains. (None, []) for an unknown client_id.
+    slugs of the services its org contains. (version, None, []) for an unknown client_id.
 
-    Remembered per (client_id, org_id) while the token state version stays the same (state.py).
-    The caller must not change the returned app.
+    Remembered per (client_id, org_id) with the version (remembered_app). The caller must not
+    change the returned app.
     """
     if not _is_valid_client_id(client_id):
-        return None, []
-    key = (client_id, org_id)
-    cached = state.apps.get(key)
-    seen = cached[0] if cached is not None else state.UNKNOWN
+        return state.UNKNOWN, None, []
     if org_id is None:
-        sql, params = _hot_sql("app_for_any_org"), [client_id, client_id, seen]
+        sql, params = _hot_sql("app_for_any_org"), [client_id, client_id, state.UNKNOWN]
     else:
-        sql, params = _hot_sql("app_for_org"), [_db_uuid(org_id), client_id, seen]
-    version, rows = state.split(db.fetch_all(sql, params))
-    if cached is not None and version == seen:
-        return cached[1]  # type: ignore[return-value]
-    result = _app_with_grants(rows)
-    state.apps.put(key, version, result)
-    return result
+        sql, params = (
+            _hot_sql("app_for_org"),
+            [_db_uuid(org_id), client_id, state.UNKNOWN],
+        )
+    version, rows = state.split(_fetch_all(sql, params))
+    app, grants = _app_with_grants(rows)
+    state.apps.put((client_id, org_id), version, (app, grants))
+    return version, app, grants
 
 
 def _app_with_grants(rows: list[tuple]) -> tuple[OAuthApp | None, list[OrgGrant]]:
@@ -266,7 +308,7 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
         False,
         seen,
     ]
-    version, rows = state.split(db.fetch_all(_hot_sql("active_token"), params))
+    version, rows = state.split(_fetch_all(_hot_sql("active_token"), params))
     if cached is not None and version == seen:
         token = cached[1]
     else:

@@ -1,21 +1,25 @@
-"""The oauthlib server and the toolkit backend that the token, introspection and revocation views use.
+"""The token service's one pipeline: django-oauth-toolkit's backend, oauthlib's server and grant,
+our validator (DESIGN.md §6). Every token, introspection and revocation answer comes out of it.
 
-`ClientCredentialsServer` is the toolkit's OAUTH2_SERVER_CLASS: only the client-credentials grant,
-bearer tokens minted by ACCESS_TOKEN_GENERATOR with the app's own lifetime, introspection and
-revocation. `ConsoleOAuthLibCore` is its OAUTH2_BACKEND_CLASS: it rejects what must never reach
-oauthlib (oversized or non-UTF-8 bodies, other content types, repeated parameters) with a clean
-RFC 6749 §5.2 error, and answers a failed client authentication with the Basic challenge §5.2 asks
-for instead of oauthlib's Bearer one.
-
-The token endpoint (the hot path) hands its request straight to oauthlib's client-credentials
-grant: the grant, our validator and the token handler decide everything as before, and the
-responses are the same bytes (tests/tokens/test_lean_token_path.py compares them). What it skips
-is general-purpose work that costs more than the rest of oauthlib together: the toolkit copying
-and oauthlib re-encoding every WSGI variable as a header, and url-encoding the already parsed form
-only for oauthlib to parse it again. Only `Authorization` is read from the headers.
+- `Call` is a request as read once: its form (parsed and checked once), the client's credentials
+  (read once, from Basic or the form), the address it came from and the issuer it was sent to.
+  The rate limiter and every step of the pipeline use it (`oauthlib_request.console`); nothing
+  else parses the body or the Authorization header.
+- `ConsoleOAuthLibCore` (OAUTH2_BACKEND_CLASS) reads the Call, applies the rate limits, builds
+  oauthlib's request from the Call (the toolkit would copy and re-encode every WSGI variable, then
+  oauthlib would parse the body again) and lets the server answer. The validator may decide from
+  what this process remembers of the client (state.apps); the one statement that records the token
+  confirms that nothing changed since (services.issued_token_record). When it did, or when a
+  remembered answer is a refusal, the memory is dropped and the pipeline runs again on what the
+  database says now: the answer is always the database's of the moment.
+- `ClientCredentialsServer` (OAUTH2_SERVER_CLASS): only the client-credentials grant, tokens from
+  ACCESS_TOKEN_GENERATOR with the app's own lifetime, introspection and revocation. Its
+  `*_response_for` methods are oauthlib's endpoint methods taking the request already built.
 """
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from django.http import HttpRequest
@@ -30,21 +34,132 @@ from oauthlib.oauth2 import (
 )
 from oauthlib.oauth2.rfc6749 import errors, utils
 
+from console import ratelimit
+from console.http import client_ip
 from console.issuer import issuer
-from oauthapps.tokens import access_tokens
+from oauthapps.tokens import access_tokens, selectors
+from oauthapps.tokens.clients import Credentials, read_credentials
+from oauthapps.tokens.services import Unconfirmed
 
 # A token request is a few hundred bytes; refuse anything far larger before parsing it.
 MAX_BODY_BYTES = 16 * 1024
 MAX_PARAMETERS = 32
 BASIC_CHALLENGE = 'Basic realm="Cloud Services Console", charset="UTF-8"'
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
-ERROR_HEADERS = {
+JSON_HEADERS = {
     "Content-Type": "application/json",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
 }
+# A decision from memory that the database did not confirm is taken again from the database;
+# the third time, the answer stands (changes that fast are an attack on the service itself).
+ATTEMPTS = 3
 
 Response = tuple[dict[str, str], str, int]
+
+
+@dataclass
+class Decision:
+    """What the validator decided in one pass of the pipeline, for the steps after it."""
+
+    from_memory: bool = False
+    memory_key: tuple | None = None  # what state.apps remembers the client under
+    version: int = 0  # the token state version the app was read at (state.py)
+    app: object = None
+    grants: list = field(default_factory=list)
+    org_id: object = None
+    secret_generation: int = 0
+    token: access_tokens.NewToken | None = None
+
+
+@dataclass
+class Call:
+    """A token-service request as read once (see the module docstring)."""
+
+    endpoint: str  # "token", "introspect" or "revoke"
+    uri: str
+    form: dict[str, str]
+    credentials: Credentials
+    ip: str
+    issuer: str
+    error: errors.OAuth2Error | None = None
+    decision: Decision = field(default_factory=Decision)
+    trust_memory: bool = True
+
+    @classmethod
+    def read(cls, request: HttpRequest, endpoint: str) -> "Call":
+        form = _form(request)
+        error = form if isinstance(form, errors.OAuth2Error) else None
+        form = {} if error is not None else form
+        return cls(
+            endpoint=endpoint,
+            uri=request.get_full_path(),
+            form=form,
+            credentials=read_credentials(
+                request.META.get("HTTP_AUTHORIZATION", ""),
+                form.get("client_id"),
+                form.get("client_secret"),
+            ),
+            ip=client_ip(request),
+            issuer=issuer(request),
+            error=error,
+        )
+
+    def oauthlib_request(self) -> Request:
+        """oauthlib's request, built from what was read (a new one for every pass)."""
+        headers = {}
+        if self.credentials.authorization:
+            headers["Authorization"] = self.credentials.authorization
+        request = Request(
+            self.uri, http_method="POST", body=list(self.form.items()), headers=headers
+        )
+        self.decision = Decision()
+        request.console = self
+        return request
+
+
+def _form(request: HttpRequest) -> dict[str, str] | errors.OAuth2Error:
+    """The request body's parameters (each sent once), or what is wrong with it as a form, before
+    any OAuth processing. An empty body is an empty form."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return errors.InvalidRequestError(description="The request body is too large.")
+    body = request.body
+    if not body:
+        return {}
+    if (request.content_type or "").lower() != FORM_CONTENT_TYPE:
+        return errors.InvalidRequestError(
+            description="Send the parameters as application/x-www-form-urlencoded."
+        )
+    if request.content_params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        # A form has no other charset (as Django's own form parsing rules).
+        return errors.InvalidRequestError(
+            description="The request body is not valid UTF-8."
+        )
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_PARAMETERS,
+        )
+    except UnicodeDecodeError:
+        return errors.InvalidRequestError(
+            description="The request body is not valid UTF-8."
+        )
+    except ValueError:
+        return errors.InvalidRequestError(
+            description="The request has too many parameters."
+        )
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        return errors.InvalidRequestError(
+            description="A parameter is repeated; send each parameter once."
+        )
+    return form
 
 
 def access_token_lifetime(request: Request) -> int:
@@ -92,123 +207,102 @@ class ClientCredentialsServer(TokenEndpoint, IntrospectEndpoint, RevocationEndpo
             supported_token_types=["access_token", "refresh_token"],
         )
 
+    def token_response_for(self, request: Request) -> Response:
+        """TokenEndpoint.create_token_response, from the request already built."""
+        self.validate_token_request(request)
+        request.scopes = utils.scope_to_list(request.scope)
+        request.extra_credentials = None
+        return self.credentials_grant.create_token_response(request, self.bearer)
+
+    def introspect_response_for(self, request: Request) -> Response:
+        """IntrospectEndpoint.create_introspect_response, from the request already built."""
+        try:
+            self.validate_introspect_request(request)
+        except errors.OAuth2Error as error:
+            return _error(error)
+        claims = self.request_validator.introspect_token(
+            request.token, request.token_type_hint, request
+        )
+        body = {"active": False} if claims is None else {"active": True, **claims}
+        return dict(JSON_HEADERS), json.dumps(body), 200
+
+    def revocation_response_for(self, request: Request) -> Response:
+        """RevocationEndpoint.create_revocation_response, from the request already built."""
+        try:
+            self.validate_revocation_request(request)
+        except errors.OAuth2Error as error:
+            return _error(error)
+        self.request_validator.revoke_token(
+            request.token, request.token_type_hint, request
+        )
+        return {}, "", 200
+
 
 def _error(error: errors.OAuth2Error) -> Response:
-    headers = dict(ERROR_HEADERS)
+    headers = dict(JSON_HEADERS)
     if error.status_code == 401:
         headers["WWW-Authenticate"] = BASIC_CHALLENGE
     return headers, error.json, error.status_code
 
 
-def parse_form(request: HttpRequest) -> dict[str, str] | errors.OAuth2Error:
-    """The request body's parameters (each sent once), or what is wrong with it as a form, before
-    any OAuth processing. An empty body is an empty form."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_BODY_BYTES:
-        return errors.InvalidRequestError(description="The request body is too large.")
-    body = request.body
-    if not body:
-        return {}
-    content_type = request.content_type or ""
-    if content_type.lower() != FORM_CONTENT_TYPE:
-        return errors.InvalidRequestError(
-            description="Send the parameters as application/x-www-form-urlencoded."
-        )
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=MAX_PARAMETERS,
-        )
-    except UnicodeDecodeError:
-        return errors.InvalidRequestError(
-            description="The request body is not valid UTF-8."
-        )
-    except ValueError:
-        return errors.InvalidRequestError(
-            description="The request has too many parameters."
-        )
-    form = dict(pairs)
-    if len(form) != len(pairs):
-        return errors.InvalidRequestError(
-            description="A parameter is repeated; send each parameter once."
-        )
-    return form
-
-
 class ConsoleOAuthLibCore(OAuthLibCore):
-    def extract_headers(self, request: HttpRequest) -> dict[str, str]:
-        # The issuer of this request (console.issuer), for the tokens' iss/aud and their checks.
-        headers = super().extract_headers(request)
-        headers[access_tokens.ISSUER_HEADER] = issuer(request)
-        return headers
-
-    def extract_body(self, request: HttpRequest) -> list[tuple[str, str]]:
-        # Keep repeated parameters, so they can be refused rather than silently collapsed.
-        return [
-            (key, value) for key, values in request.POST.lists() for value in values
-        ]
-
-    def form_error(self, request: HttpRequest) -> errors.OAuth2Error | None:
-        """What is wrong with the request body as a form, before any OAuth processing."""
-        form = parse_form(request)
-        return form if isinstance(form, errors.OAuth2Error) else None
-
-    def _respond(self, request: HttpRequest, create: Callable[..., tuple]) -> Response:
-        error = self.form_error(request)
-        if error is not None:
-            return _error(error)
-        uri, http_method, body, headers = self._extract_params(request)
-        try:
-            headers, body, status = create(uri, http_method, body, headers)
-        except errors.OAuth2Error as exc:
-            return _error(exc)
-        if status == 401:
-            headers["WWW-Authenticate"] = BASIC_CHALLENGE
-        return headers, body, status
-
     def create_token_response(self, request: HttpRequest) -> Response:
-        error = self.form_error(request)
-        if error is not None:
-            return _error(error)
-        if request.META.get("QUERY_STRING"):
-            # Refused by oauthlib's endpoint (invalid_request), with a `state` from the query
-            # echoed back: let it say so itself.
-            return self._respond(request, self.server.create_token_response)
-        headers = {access_tokens.ISSUER_HEADER: issuer(request)}
-        authorization = request.META.get("HTTP_AUTHORIZATION")
-        if authorization is not None:
-            headers["Authorization"] = authorization
-        oauth_request = Request(
-            request.path,
-            http_method="POST",
-            body=self.extract_body(request),
-            headers=headers,
-        )
-        # What oauthlib's TokenEndpoint does before it hands the request to the grant.
-        oauth_request.scopes = utils.scope_to_list(oauth_request.scope)
-        oauth_request.extra_credentials = None
-        try:
-            headers, body, status = self.server.credentials_grant.create_token_response(
-                oauth_request, self.server.bearer
-            )
-        except errors.OAuth2Error as exc:
-            return _error(exc)
-        if status == 401:
-            headers["WWW-Authenticate"] = BASIC_CHALLENGE
-        return headers, body, status
-
-    def create_token_response_through_oauthlib(self, request: HttpRequest) -> Response:
-        """The same, through oauthlib's token endpoint and the toolkit's request extraction
-        (what the lean path is compared with in the tests)."""
-        return self._respond(request, self.server.create_token_response)
+        return self._answer(request, "token", self.server.token_response_for)
 
     def create_introspect_response(self, request: HttpRequest) -> Response:
-        return self._respond(request, self.server.create_introspect_response)
+        return self._answer(request, "introspect", self.server.introspect_response_for)
 
     def create_revocation_response(self, request: HttpRequest) -> Response:
-        return self._respond(request, self.server.create_revocation_response)
+        return self._answer(request, "revoke", self.server.revocation_response_for)
+
+    def _answer(
+        self,
+        request: HttpRequest,
+        endpoint: str,
+        respond: Callable[[Request], Response],
+    ) -> Response:
+        call = Call.read(request, endpoint)
+        verdict = ratelimit.check(
+            endpoint=endpoint, ip=call.ip, client_id=call.credentials.client_id
+        )
+        if verdict.retry_after:
+            return ratelimit.refusal(verdict)
+        if call.error is not None:
+            headers, body, status = _error(call.error)
+        else:
+            headers, body, status = self._decide(call, respond)
+        if status == 401:
+            headers["WWW-Authenticate"] = BASIC_CHALLENGE
+            ratelimit.record_failure(ip=call.ip)
+        return headers, body, status
+
+    def _decide(self, call: Call, respond: Callable[[Request], Response]) -> Response:
+        """Run the pipeline; again from the database when a decision taken from memory was not
+        confirmed, or was a refusal (see the module docstring)."""
+        for attempt in range(1, ATTEMPTS + 1):
+            last = attempt == ATTEMPTS
+            request = call.oauthlib_request()
+            try:
+                headers, body, status = respond(request)
+            except errors.OAuth2Error as error:
+                return _error(error)
+            except Unconfirmed:
+                selectors.forget_client(call)
+                call.trust_memory = False
+                continue
+            except selectors.BROKEN_CONNECTION_ERRORS:
+                # The pooled connection broke while idle (PostgreSQL restarted): a new one, once.
+                if last or not selectors.reconnect_if_broken():
+                    raise
+                call.trust_memory = False
+                continue
+            if status != 200 and call.decision.from_memory and not last:
+                selectors.forget_client(call)
+                call.trust_memory = False
+                continue
+            return headers, body, status
+        return _error(
+            errors.TemporarilyUnavailableError(
+                description="The client's registration is changing; try again."
+            )
+        )

@@ -4,7 +4,6 @@ Revocation is exact and immediate on every instance, because every API call and 
 reads the IssuedToken row (selectors.issued_token_active) instead of trusting a cache.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from uuid import UUID
@@ -14,7 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from oauthapps.models import IssuedToken, OAuthApp, SigningKey
-from oauthapps.tokens import db, keys, state
+from oauthapps.tokens import keys, state
+from oauthapps.tokens.access_tokens import NewToken
 from orgs.models import Organization
 
 # The columns the INSERT sets, in the order of its values (revoked_at stays NULL).
@@ -29,95 +29,69 @@ _INSERTED_FIELDS = [
 ]
 
 
+class Unconfirmed(Exception):
+    """The token was decided on data that changed before its row could be recorded: nothing was
+    written, the token must not be sent, and the pipeline decides again (server.py)."""
+
+
 @cache
-def _insert_sql(vendor: str, *, if_version: bool = False) -> str:
-    """The INSERT of one IssuedToken row; with `if_version`, only while the token state version
-    is the one given as the last parameter (state.py)."""
+def _insert_sql(vendor: str) -> str:
+    """The INSERT of one IssuedToken row, only while the token state version is the one given as
+    the last parameter (state.py)."""
     fields = [IssuedToken._meta.get_field(name) for name in _INSERTED_FIELDS]
     table = connection.ops.quote_name(IssuedToken._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    condition = f" WHERE {state.version_sql()} = %s" if if_version else ""
+    condition = f"WHERE {state.version_sql()} = %s"
     if vendor == "postgresql":
         # Commit without waiting for the WAL flush (this statement only; see issued_token_record).
         return (
             "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) "
-            f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM async_commit"
+            f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM async_commit "
             f"{condition}"
         )
-    if if_version:
-        return f"INSERT INTO {table} ({columns}) SELECT {placeholders}{condition}"
-    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-
-
-def _insert_values(row: dict) -> list[object]:
-    """The INSERT's parameters for a row given as issued_token_record's arguments."""
-    uuid_field, ops = IssuedToken._meta.pk, connection.ops
-    return [  # _INSERTED_FIELDS, in order
-        uuid_field.get_db_prep_value(row["jti"], connection),
-        row["app_id"],
-        uuid_field.get_db_prep_value(row["organization_id"], connection),
-        row["scope"],
-        ops.adapt_datetimefield_value(row["issued_at"]),
-        ops.adapt_datetimefield_value(row["expires_at"]),
-        row["secret_generation"],
-    ]
-
-
-def issued_token_record_if_unchanged[T](
-    *, version: int, meanwhile: Callable[[], T], **row
-) -> tuple[bool, T]:
-    """Record a token just issued (as `issued_token_record`), but only if the token state version
-    is still `version`: the one the caller read the app and its grants at. Returns whether it did,
-    and what `meanwhile()` returned: the caller's work (it must not use the database) runs while
-    PostgreSQL executes the statement (db.execute_meanwhile).
-
-    The token endpoint's fast path decides from what this process remembers of the app; this one
-    statement both confirms that nothing it depends on has changed since, and writes the row, in
-    one snapshot. When it returns False nothing was written, and the caller decides again from the
-    database.
-    """
-    values = [*_insert_values(row), version]
-    sql = _insert_sql(connection.vendor, if_version=True)
-    rowcount, result = db.execute_meanwhile(sql, values, meanwhile)
-    return rowcount == 1, result
+    return f"INSERT INTO {table} ({columns}) SELECT {placeholders} {condition}"
 
 
 def issued_token_record(
     *,
-    jti: UUID,
+    version: int,
+    token: NewToken,
     app_id: int,
     organization_id: UUID,
-    scope: str,
-    issued_at: datetime,
-    expires_at: datetime,
     secret_generation: int,
-) -> IssuedToken:
-    """Record a token just issued: the row introspection, revocation and the API read.
+) -> None:
+    """Record a token just issued (the row introspection, revocation and the API read), if the
+    token state version is still `version`, the one its app and grants were read at; raises
+    Unconfirmed otherwise, having written nothing.
 
-    The token endpoint's only write, so it is one INSERT built once per process (the ORM's save
-    machinery costs more than the statement) and runs without a transaction of its own: a single
-    statement is atomic, and BEGIN/COMMIT would be one more round trip per token.
+    This one statement is the token endpoint's only one on a warm worker: it both confirms that
+    nothing the decision depended on changed since (anywhere, on any instance) and writes the row,
+    in one snapshot. It runs without a transaction of its own: a single statement is atomic, and
+    BEGIN/COMMIT would be one more round trip per token.
 
     On PostgreSQL it commits with `synchronous_commit = off` (set for its own transaction only):
-    the row is visible to every other connection as soon as the statement returns, so
-    introspection and the API see the token at once, but the commit does not wait for the disk
-    (about 0.3 ms here). The only risk is losing the last fraction of a second of rows if
-    PostgreSQL itself crashes, and that fails closed: a token without its row is refused by the
-    API and reported inactive by introspection, and its client simply gets a new one. Revocations
-    and every other write keep synchronous commits.
+    the row is visible to every other connection as soon as the statement returns, but the commit
+    does not wait for the disk. If PostgreSQL itself crashes, the last fraction of a second of rows
+    may be lost, and that fails closed: a token without its row is refused by the API and reported
+    inactive by introspection. Revocations and every other write keep synchronous commits.
     """
-    row = {
-        "jti": jti,
-        "app_id": app_id,
-        "organization_id": organization_id,
-        "scope": scope,
-        "issued_at": issued_at,
-        "expires_at": expires_at,
-        "secret_generation": secret_generation,
-    }
-    db.execute(_insert_sql(connection.vendor), _insert_values(row))
-    return IssuedToken(**row)
+    uuid_field, ops = IssuedToken._meta.pk, connection.ops
+    values = [  # _INSERTED_FIELDS, in order
+        uuid_field.get_db_prep_value(token.jti, connection),
+        app_id,
+        uuid_field.get_db_prep_value(organization_id, connection),
+        token.claims["scope"],
+        ops.adapt_datetimefield_value(token.issued_at),
+        ops.adapt_datetimefield_value(token.expires_at),
+        secret_generation,
+        version,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(connection.vendor), values)
+        recorded = cursor.rowcount == 1
+    if not recorded:
+        raise Unconfirmed
 
 
 @transaction.atomic
@@ -185,11 +159,6 @@ def signing_key_rotate() -> SigningKey:
             "To rotate it, deploy a new PEM there: the previous key is retired automatically and "
             "stays in the JWKS until the tokens it signed have expired."
         )
-    now = timezone.now()
-    pem = keys.generate_private_key_pem()
-    kid = keys.thumbprint(keys.load_pem("", pem).public_key)
-    SigningKey.objects.filter(retired_at__isnull=True).update(retired_at=now)
-    SigningKey.objects.filter(retired_at__lt=now - keys.PUBLISH_WINDOW).delete()
-    key = SigningKey.objects.create(kid=kid, private_key_pem=pem)
+    key = keys.new_current_key()
     keys.clear_cache()
-    return key
+    return SigningKey.objects.get(kid=key.kid)

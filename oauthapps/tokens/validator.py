@@ -1,22 +1,19 @@
-"""The toolkit's OAuth2Validator, narrowed to what this console offers and made lean.
+"""The toolkit's OAuth2Validator, narrowed to what this console offers (DESIGN.md §6).
 
 - Clients are confidential server-to-server apps: they authenticate with HTTP Basic
   (client_secret_basic) or form fields (client_secret_post), never both, and only use
   client_credentials. A disabled app fails authentication (invalid_client).
 - The secret is checked with Django's check_password (constant time) against the app's hash and,
   during a rotation overlap, against the previous secret's hash.
-- One query loads the app with the grants and service slugs the org rules need (DESIGN.md §6), one
-  INSERT records the issued token. Nothing else touches the database on this path. On a warm
-  worker the query only confirms that nothing changed since this process last read the app
-  (selectors.oauth_app_for_token_request, state.py).
-- The rules are also module functions (`basic_credentials`, `choose_grant`, `effective_scopes`, …):
-  the token endpoint's fast path (fast.py) applies the same ones to what the process remembers.
+- For a token request the app, its grants and their organizations' services come from what this
+  process remembers (state.apps) when it has them, else from one statement
+  (selectors.oauth_app_for_token_request). The token's row is then recorded only if nothing
+  changed since they were read (services.issued_token_record, one statement); otherwise the
+  pipeline decides again from the database (server.ConsoleOAuthLibCore).
+- Per-request state lives on the request's `console` (server.Call and its Decision).
 """
 
-import base64
-import binascii
 import uuid
-from urllib.parse import unquote_plus
 
 from django.contrib.auth.hashers import check_password
 from django.utils import timezone
@@ -31,63 +28,6 @@ from oauthapps.tokens.services import issued_token_record, issued_token_revoke
 
 # error_description must stay within RFC 6749 §5.2's character set: never echo raw input.
 MAX_ECHOED_SCOPES = 10
-
-
-def basic_credentials(header: str) -> tuple[str, str] | None:
-    """(client_id, secret) from an `Authorization: Basic` header value, None without a header.
-
-    A Basic header that cannot be decoded is a failed authentication, reported as ("", "").
-    RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-    """
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return ("", "")
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return ("", "")
-    client_id, separator, secret = decoded.partition(":")
-    if not separator:
-        return ("", "")
-    return unquote_plus(client_id), unquote_plus(secret)
-
-
-def client_credentials(
-    authorization: str,
-    form_client_id: str | None,
-    form_secret: str | None,
-    *,
-    request: Request | None = None,
-) -> tuple[str, str]:
-    """(client_id, secret) as the request presents them, in exactly one way: HTTP Basic, or
-    client_id and client_secret in the body (RFC 6749 §2.3.1); raises the §5.2 error otherwise.
-    The secret is not checked here."""
-    basic = basic_credentials(authorization)
-    # RFC 6749 §3.2: a parameter sent without a value counts as omitted.
-    form_secret = form_secret or None
-    if basic is not None:
-        if form_secret is not None:
-            raise errors.InvalidRequestError(
-                description="Use one way to authenticate the client: HTTP Basic or client_secret in the body, not both.",
-                request=request,
-            )
-        client_id, secret = basic
-        if form_client_id and form_client_id != client_id:
-            raise errors.InvalidRequestError(
-                description="The client_id in the body differs from the one in the Authorization header.",
-                request=request,
-            )
-    else:
-        client_id, secret = form_client_id or "", form_secret
-    if not client_id or secret is None:
-        raise errors.InvalidClientError(
-            description="Authenticate the client: HTTP Basic with the client ID and secret, "
-            "or client_id and client_secret in the body.",
-            request=request,
-        )
-    return client_id, secret
 
 
 def parse_org_id(raw: str | None) -> tuple[uuid.UUID | None, bool]:
@@ -200,13 +140,12 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         return False  # no public clients
 
     def authenticate_client(self, request: Request, *args, **kwargs) -> bool:
-        client_id, secret = client_credentials(
-            request.headers.get("Authorization", ""),
-            request.client_id,
-            request.client_secret,
-            request=request,
-        )
-        app = self._load_app(client_id, request)
+        call = request.console
+        client_id, secret = call.credentials.require(request)
+        if call.endpoint == "token":
+            app = self._app_for_token_request(call, client_id)
+        else:
+            app = selectors.oauth_app_by_client_id(client_id=client_id)
         generation = None
         if app is not None and not app.is_disabled:
             generation = matching_secret_generation(app, secret)
@@ -215,22 +154,33 @@ class ConsoleOAuth2Validator(OAuth2Validator):
             raise errors.InvalidClientError(
                 description="Client authentication failed.", request=request
             )
-        request.console_secret_generation = generation
+        call.decision.secret_generation = generation
         request.client = app
         request.client_id = app.client_id
         return True
 
-    def _load_app(self, client_id: str, request: Request) -> OAuthApp | None:
-        """The app, plus (for a token request) the grants the org rules choose from."""
-        if request.grant_type != "client_credentials":
-            return selectors.oauth_app_by_client_id(client_id=client_id)
-        org_id, request.console_org_id_valid = parse_org_id(
-            getattr(request, "orgId", None)
+    def _app_for_token_request(self, call, client_id: str) -> OAuthApp | None:
+        """The app and the grants the org rules choose from: remembered, or read now."""
+        decision = call.decision
+        org_id, org_id_valid = parse_org_id(call.form.get("orgId"))
+        if not org_id_valid:
+            org_id = (
+                None  # refused by validate_scopes, once the client is authenticated
+            )
+        decision.memory_key = (client_id, org_id)
+        remembered = (
+            selectors.remembered_app(client_id, org_id) if call.trust_memory else None
         )
-        app, request.console_grants = selectors.oauth_app_for_token_request(
-            client_id=client_id, org_id=org_id
-        )
-        request.console_requested_org_id = org_id
+        if remembered is not None:
+            decision.from_memory = True
+            decision.version, (app, decision.grants) = remembered
+        else:
+            decision.version, app, decision.grants = (
+                selectors.oauth_app_for_token_request(
+                    client_id=client_id, org_id=org_id
+                )
+            )
+        decision.app = app
         return app
 
     def validate_grant_type(
@@ -262,26 +212,29 @@ class ConsoleOAuth2Validator(OAuth2Validator):
 
         Raises the RFC 6749 §5.2 error with a description rather than returning False.
         """
+        call = request.console
+        requested_org_id, org_id_valid = parse_org_id(call.form.get("orgId"))
         grant = choose_grant(
-            request.console_grants,
-            requested_org_id=request.console_requested_org_id,
-            org_id_valid=request.console_org_id_valid,
+            call.decision.grants,
+            requested_org_id=requested_org_id,
+            org_id_valid=org_id_valid,
             owning_org_id=request.client.organization_id,
             request=request,
         )
         request.scopes = effective_scopes(request.scope, grant, request=request)
-        request.console_org_id = grant.org_id
+        call.decision.org_id = grant.org_id
         return True
 
     def save_bearer_token(self, token: dict, request: Request, *args, **kwargs) -> None:
+        """Record the token's row, if nothing changed since the app was read (else the token is
+        dropped unsent and the pipeline decides again: server.Unconfirmed)."""
+        decision = request.console.decision
         issued_token_record(
-            jti=request.console_jti,
+            version=decision.version,
+            token=decision.token,
             app_id=request.client.pk,
-            organization_id=request.console_org_id,
-            scope=token["scope"],
-            issued_at=request.console_issued_at,
-            expires_at=request.console_expires_at,
-            secret_generation=request.console_secret_generation,
+            organization_id=decision.org_id,
+            secret_generation=decision.secret_generation,
         )
 
     def introspect_token(
@@ -289,9 +242,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
     ) -> dict | None:
         """RFC 7662: the claims of an active token of the calling app; None (inactive) otherwise."""
         try:
-            verified = access_tokens.verify(
-                token, issuer=request.headers.get(access_tokens.ISSUER_HEADER)
-            )
+            verified = access_tokens.verify(token, issuer=request.console.issuer)
         except access_tokens.InvalidAccessToken:
             return None
         if verified.client_id != request.client.client_id:
@@ -318,9 +269,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         """RFC 7009: revoke the calling app's token. Unknown or expired tokens need nothing done;
         another app's token is refused (unauthorized_client), as RFC 7009 §2.1 asks."""
         try:
-            verified = access_tokens.verify(
-                token, issuer=request.headers.get(access_tokens.ISSUER_HEADER)
-            )
+            verified = access_tokens.verify(token, issuer=request.console.issuer)
         except access_tokens.InvalidAccessToken:
             return
         if verified.client_id != request.client.client_id:

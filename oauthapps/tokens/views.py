@@ -1,5 +1,6 @@
 """The token service's HTTP endpoints (DESIGN.md §6). Public: no session, no CSRF token; clients
-authenticate with their own credentials where the RFCs ask for it."""
+authenticate with their own credentials where the RFCs ask for it. Token, introspection and
+revocation are answered by the one pipeline (server.py), rate limits included."""
 
 from functools import cache
 
@@ -11,10 +12,9 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 
 from console.http import json_methods
 from console.issuer import issuer
-from console.ratelimit import rate_limited
 from oauthapps import scopes as scope_grammar
 from oauthapps.selectors import known_scopes
-from oauthapps.tokens import fast, keys
+from oauthapps.tokens import keys
 from oauthapps.tokens.server import ConsoleOAuthLibCore
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -41,20 +41,13 @@ def _url(request: HttpRequest, name: str) -> str:
 
 
 @json_methods("POST")
-@rate_limited("token")
 @login_not_required
 @sensitive_post_parameters("client_secret")
 def token(request: HttpRequest) -> HttpResponse:
-    # A valid request from a client this process knows, confirmed in one statement (fast.py);
-    # anything else, oauthlib decides.
-    response = fast.token_response(request)
-    if response is None:
-        response = _oauth_response(*oauthlib_core().create_token_response(request))
-    return response
+    return _oauth_response(*oauthlib_core().create_token_response(request))
 
 
 @json_methods("POST")
-@rate_limited("introspect")
 @login_not_required
 @sensitive_post_parameters("client_secret", "token")
 def introspect(request: HttpRequest) -> HttpResponse:
@@ -62,7 +55,6 @@ def introspect(request: HttpRequest) -> HttpResponse:
 
 
 @json_methods("POST")
-@rate_limited("revoke")
 @login_not_required
 @sensitive_post_parameters("client_secret", "token")
 def revoke(request: HttpRequest) -> HttpResponse:
@@ -107,10 +99,14 @@ def token_public_key(request: HttpRequest) -> JsonResponse:
     (its default) gives the current one."""
     key_format = request.GET.get("format", "pem")
     if key_format == "jwks":
-        body = {"alg": keys.ALGORITHM, "issuer": issuer(request), **keys.jwks()}
+        body = {
+            "alg": keys.signing_key().algorithm,
+            "issuer": issuer(request),
+            **keys.jwks(),
+        }
     elif key_format == "pem":
         body = {
-            "alg": keys.ALGORITHM,
+            "alg": keys.signing_key().algorithm,
             "issuer": issuer(request),
             "value": keys.signing_key().public_pem,
         }
