@@ -28,7 +28,12 @@ run: $(VENV)/.installed-run
 	@echo "Serving the console on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	DJANGO_DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: $(VENV)/.installed-test
+# Third-party JavaScript verifiers the tests run (node `jose`); needs Node.js and npm.
+NODE_DEPS := tests/node/node_modules/.package-lock.json
+$(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --silent --no-audit --no-fund
+
+test: $(VENV)/.installed-test $(NODE_DEPS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The token endpoint benchmark (not part of `make test`): PostgreSQL on 127.0.0.1:5432 and wrk.
