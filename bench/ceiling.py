@@ -1,5 +1,6 @@
-"""`make bench`'s measured ceiling for any RS256 token endpoint: the production settings and URLs,
-plus `POST /bench/rs256`, which does what every token endpoint must and nothing else.
+"""`make bench`'s measured ceiling for any token endpoint signing with the configured algorithm: the
+production settings and URLs, plus `POST /bench/ceiling`, which does what every token endpoint
+must and nothing else.
 
 The view makes a token's claims (access_tokens.new_token), signs them with the current signing
 key, and answers the token response's JSON and headers. No form parsing, no client
@@ -23,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console import urls as console_urls
+from console.issuer import issuer
 from oauthapps.tokens import access_tokens, keys
 
 LIFETIME = 1800
@@ -33,9 +35,13 @@ ORG_ID = uuid.UUID(int=1)
 @require_POST
 @csrf_exempt
 @login_not_required
-def rs256(request: HttpRequest) -> HttpResponse:
+def ceiling(request: HttpRequest) -> HttpResponse:
     token = access_tokens.new_token(
-        client_id=CLIENT_ID, org_id=ORG_ID, scopes=["org:owner"], lifetime=LIFETIME
+        client_id=CLIENT_ID,
+        org_id=ORG_ID,
+        scopes=["org:owner"],
+        lifetime=LIFETIME,
+        issuer=issuer(request),
     )
     body = {
         "access_token": access_tokens.sign(token.claims, keys.signing_key()),
@@ -49,7 +55,7 @@ def rs256(request: HttpRequest) -> HttpResponse:
     return response
 
 
-urlpatterns = [path("bench/rs256", rs256), *console_urls.urlpatterns]
+urlpatterns = [path("bench/ceiling", ceiling), *console_urls.urlpatterns]
 handler500 = console_urls.handler500
 handler400 = console_urls.handler400
 handler404 = console_urls.handler404

@@ -108,7 +108,7 @@ def pages() -> list[tuple[str, str, dict]]:
             {},
         ),
         ("admin: apps", "/admin/oauthapps/oauthapp/", {}),
-        ("admin: issued tokens", "/admin/oauthapps/issuedtoken/", {}),
+        ("admin: issued tokens", "/admin/tokens/issuedtoken/", {}),
         ("admin: memberships", "/admin/orgs/membership/", {}),
         ("admin: audit events", "/admin/orgs/auditevent/", {}),
     ]

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """`make bench`: the token endpoint and the resource API against a no-op ceiling, in one run.
 
-Sets up a throwaway PostgreSQL database, provisions an org and an app with
-`manage.py create_oauth_app`, starts gunicorn with the production configuration on loopback, and
-drives it with wrk: GET /healthz (the no-op ceiling), POST /oauth/token, GET /api/v1/orgs/{org_id},
-and POST /bench/rs256 (the most any RS256 token endpoint could do here: bench/ceiling.py, the only
-difference from the production settings). Each measurement is repeated (interleaved) and the
-median reported. Loopback only; bounded in time.
+For each signing algorithm asked for (`--alg RS256,ES256`, the default), sets up a throwaway
+PostgreSQL database, provisions an org and an app with `manage.py create_oauth_app`, starts
+gunicorn with the production configuration on loopback, and drives it with wrk: GET /healthz (the
+no-op ceiling), POST /oauth/token, GET /api/v1/orgs/{org_id}, and POST /bench/ceiling (claims, one
+signature and the answer: the most any token endpoint signing with that algorithm could do here;
+bench/ceiling.py, the only difference from the production settings). `--baseline PATH` adds the
+same servers from another checkout (say, an older commit in a git worktree), for an A/B in the
+same minutes. Every measurement is repeated, all servers interleaved, and the median reported.
+Loopback only; bounded in time.
 """
 
 import argparse
@@ -241,38 +244,134 @@ def wrk(
     return parse_wrk(output)
 
 
-def rs256_signature_ms(samples: int = 2000) -> float:
-    """CPU milliseconds of one RS256 signature (2048-bit key, PKCS#1 v1.5), as the token endpoint
-    makes it, on this machine."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+def signature_ms(algorithm: str, samples: int = 2000) -> float:
+    """CPU milliseconds of one signature of `algorithm`, as the token endpoint makes it (PyJWT),
+    on this machine."""
+    import jwt
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    message = b"x" * 700  # a token's header and claims, base64url-encoded
+    from oauthapps.tokens.keys import generate_private_key_pem, load_pem
+
+    key = load_pem("", generate_private_key_pem(algorithm)).private_key
+    claims = {"sub": "x" * 40, "scope": "org:member svc:compute:viewer", "exp": 2**31}
     started = time.process_time()
     for _ in range(samples):
-        key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+        jwt.encode(claims, key, algorithm=algorithm, headers={"kid": "k" * 43})
     return (time.process_time() - started) * 1000 / samples
 
 
-def print_bounds(*, noop_cpu_ms: float, tokens_per_s: float, conns: int) -> None:
+def print_bounds(
+    *, algorithm: str, noop_cpu_ms: float, tokens_per_s: float, conns: int
+) -> None:
     """What no implementation could beat here, to read the RESULT line against.
 
-    - A token request does at least what the no-op request does, plus one RS256 signature: the
-      best possible ratio is noop / (noop + signature), in CPU per request.
+    - A token request does at least what the no-op request does, plus one signature: the best
+      possible ratio is noop / (noop + signature), in CPU per request.
     - At `conns` connections each waiting for its answer, the mean latency is conns / throughput
       (Little's law), and the p99 cannot be below the mean.
     """
-    signature_ms = rs256_signature_ms()
-    best_ratio = noop_cpu_ms / (noop_cpu_ms + signature_ms)
+    signing = signature_ms(algorithm)
+    best_ratio = noop_cpu_ms / (noop_cpu_ms + signing)
     print(
         f"Bounds on this machine: no-op request {noop_cpu_ms:.2f} ms CPU (gunicorn + wrk), "
-        f"RS256 signature {signature_ms:.2f} ms CPU -> best possible ratio {best_ratio:.2f} "
+        f"{algorithm} signature {signing:.3f} ms CPU -> best possible ratio {best_ratio:.2f} "
         f"(if a token request cost nothing beyond the no-op's work and its signature); "
         f"at {conns} connections the mean latency is {conns} / throughput = "
         f"{1000 * conns / max(tokens_per_s, 1):.1f} ms at the measured token rate, and a p99 "
         f"under 25 ms needs more than {conns / 0.025:.0f} tokens/s."
     )
+
+
+class Server:
+    """One gunicorn serving one checkout with one signing algorithm, on its own database."""
+
+    def __init__(self, *, label, root, algorithm, port, database_url, args) -> None:
+        self.label, self.root, self.algorithm = label, Path(root), algorithm
+        self.base = f"http://127.0.0.1:{port}"
+        self.database_url = database_url
+        self.env = {
+            **bench_env(
+                self.base,
+                database_url,
+                rate_limits=args.rate_limits == "on",
+                redis_url=args.redis_url,
+            ),
+            "CONSOLE_TOKEN_SIGNING_ALG": algorithm,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_ACCESS_LOG": "",
+            "WEB_CONCURRENCY": str(args.workers),
+            "GUNICORN_THREADS": str(args.threads),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def run(self, cmd: list[str]) -> None:
+        subprocess.run(cmd, env=self.env, cwd=self.root, check=True, text=True)
+
+    def start(self, workdir: Path) -> None:
+        admin_url, db_name = _admin_url(self.database_url)
+        print(f"== {self.label}: throwaway database {db_name}, {self.base}")
+        drop_database(self.env, self.database_url)
+        run(["psql", admin_url, "-qc", f"CREATE DATABASE {db_name}"], self.env)
+        self.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"])
+        creds_path = workdir / f"{db_name}.json"
+        self.run(
+            [
+                PYTHON,
+                "manage.py",
+                "create_oauth_app",
+                "--org=Bench Org",
+                "--create-org",
+                "--created-by=bench@example.com",
+                "--name=bench",
+                "--ttl=30",
+                "--scope=org:member",
+                "--scope=svc:compute:viewer",
+                "--add-to-org",
+                f"--output={creds_path}",
+            ]
+        )
+        creds = json.loads(creds_path.read_text())
+        self.basic = base64.b64encode(
+            f"{creds['client_id']}:{creds['client_secret']}".encode()
+        ).decode()
+        self.process = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "--config",
+                "console/gunicorn.conf.py",
+                "console.wsgi",
+            ],
+            env=self.env,
+            cwd=self.root,
+            start_new_session=True,
+        )
+        wait_until_up(f"{self.base}/healthz")
+        request = urllib.request.Request(
+            f"{self.base}/oauth/token",
+            data=b"grant_type=client_credentials",
+            headers={"Authorization": f"Basic {self.basic}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            self.token = json.load(response)["access_token"]
+        self.wrk_env = {
+            **self.env,
+            "BENCH_BASIC": self.basic,
+            "BENCH_TOKEN": self.token,
+        }
+        self.targets = {
+            "noop": (f"{self.base}/healthz", None),
+            "token": (f"{self.base}/oauth/token", "token.lua"),
+            "api": (f"{self.base}/api/v1/orgs/{creds['org_id']}", "api.lua"),
+        }
+        if (self.root / "bench" / "ceiling.py").read_text().count("bench/ceiling"):
+            self.targets["ceiling"] = (f"{self.base}/bench/ceiling", "token.lua")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        drop_database(self.env, self.database_url)
 
 
 def main() -> None:
@@ -284,8 +383,11 @@ def main() -> None:
         default=os.environ.get(
             "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/console_bench"
         ),
+        help="each server's database is this name plus a suffix",
     )
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--port", type=int, default=8765, help="the first server's port"
+    )
     parser.add_argument(
         "--seconds", type=int, default=10, help="length of one measurement"
     )
@@ -300,9 +402,19 @@ def main() -> None:
     )
     parser.add_argument("--connections", default="8,32")
     parser.add_argument(
+        "--alg",
+        default="RS256,ES256",
+        help="signing algorithms, one server each, of RS256,ES256,EdDSA",
+    )
+    parser.add_argument(
+        "--baseline",
+        help="another checkout (e.g. a git worktree of an older commit): the same servers from "
+        "it, measured in the same rounds, for an A/B",
+    )
+    parser.add_argument(
         "--targets",
-        default="noop,token,api,rs256",
-        help="what to drive, of noop,token,api,rs256 (the ratios need noop and token)",
+        default="noop,token,api,ceiling",
+        help="what to drive, of noop,token,api,ceiling (the ratios need noop and token)",
     )
     parser.add_argument(
         "--wrk-threads",
@@ -315,105 +427,94 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
 
-    base = f"http://127.0.0.1:{args.port}"
-    env = {
-        **bench_env(
-            base,
-            args.database_url,
-            rate_limits=args.rate_limits == "on",
-            redis_url=args.redis_url,
-        ),
-        "GUNICORN_BIND": f"127.0.0.1:{args.port}",
-        "GUNICORN_ACCESS_LOG": "",
-        "WEB_CONCURRENCY": str(args.workers),
-        "GUNICORN_THREADS": str(args.threads),
-    }
+    checkouts = [("", ROOT)]
+    if args.baseline:
+        checkouts.append(("base ", Path(args.baseline).resolve()))
+    servers = []
+    port = args.port
+    for prefix, root in checkouts:
+        for algorithm in args.alg.split(","):
+            suffix = ("_base" if prefix else "") + "_" + algorithm.lower()
+            servers.append(
+                Server(
+                    label=f"{prefix}{algorithm}",
+                    root=root,
+                    algorithm=algorithm,
+                    port=port,
+                    database_url=args.database_url + suffix,
+                    args=args,
+                )
+            )
+            port += 1
+    wanted = args.targets.split(",")
+    connections = [int(c) for c in args.connections.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="console-bench-"))
-    creds = provision(env, args.database_url, workdir)
-    basic = base64.b64encode(
-        f"{creds['client_id']}:{creds['client_secret']}".encode()
-    ).decode()
-
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"== load average before: {load}")
-    print(f"== gunicorn: {args.workers} workers × {args.threads} threads on {base}")
-    server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "--config",
-            "console/gunicorn.conf.py",
-            "console.wsgi",
-        ],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    print(f"== gunicorn: {args.workers} workers × {args.threads} threads per server")
+    results: dict[tuple[str, str, int], list[tuple[float, float, int]]] = {}
+    cpus: dict[tuple[str, str, int], list[dict[str, float]]] = {}
     try:
-        wait_until_up(f"{base}/healthz")
-        request = urllib.request.Request(
-            f"{base}/oauth/token",
-            data=b"grant_type=client_credentials",
-            headers={"Authorization": f"Basic {basic}"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            token = json.load(response)["access_token"]
-        wrk_env = {**env, "BENCH_BASIC": basic, "BENCH_TOKEN": token}
-        targets = {
-            "noop": (f"{base}/healthz", None),
-            "token": (f"{base}/oauth/token", "token.lua"),
-            "api": (f"{base}/api/v1/orgs/{creds['org_id']}", "api.lua"),
-            "rs256": (f"{base}/bench/rs256", "token.lua"),
-        }
-        targets = {
-            name: target
-            for name, target in targets.items()
-            if name in args.targets.split(",")
-        }
-        connections = [int(c) for c in args.connections.split(",")]
+        for server in servers:
+            server.start(workdir)
         print("== warm-up")
-        for url, script in targets.values():
-            wrk(url, max(connections), 3, script, wrk_env, args.wrk_threads)
-        results: dict[tuple[str, int], list[tuple[float, float, int]]] = {}
-        cpus: dict[tuple[str, int], list[dict[str, float]]] = {}
-        meter = CpuMeter(server.pid, args.database_url.rsplit("/", 1)[1])
+        for server in servers:
+            for name, (url, script) in server.targets.items():
+                if name in wanted:
+                    wrk(
+                        url,
+                        max(connections),
+                        3,
+                        script,
+                        server.wrk_env,
+                        args.wrk_threads,
+                    )
         print("  (CPU in cores: gunicorn / PostgreSQL / wrk / other processes / idle)")
         for round_number in range(1, args.repeat + 1):
             for conns in connections:
-                for name, (url, script) in targets.items():
-                    meter.start()
-                    result = wrk(
-                        url, conns, args.seconds, script, wrk_env, args.wrk_threads
-                    )
-                    cpu = meter.stop()
-                    results.setdefault((name, conns), []).append(result)
-                    cpus.setdefault((name, conns), []).append(cpu)
-                    print(
-                        f"  round {round_number}  {name:<5} @{conns:<3} {result[0]:8.0f} req/s  p99 {result[1]:7.1f} ms  "
-                        f"non-2xx {result[2]}  CPU {cpu['gunicorn']:.2f} / {cpu['postgres']:.2f} / {cpu['wrk']:.2f} / "
-                        f"{cpu['other']:.2f} / {cpu['idle']:.2f}"
-                    )
+                for name in wanted:
+                    for server in servers:
+                        if name not in server.targets:
+                            continue
+                        url, script = server.targets[name]
+                        meter = CpuMeter(
+                            server.process.pid, server.database_url.rsplit("/", 1)[1]
+                        )
+                        meter.start()
+                        result = wrk(
+                            url,
+                            conns,
+                            args.seconds,
+                            script,
+                            server.wrk_env,
+                            args.wrk_threads,
+                        )
+                        cpu = meter.stop()
+                        key = (server.label, name, conns)
+                        results.setdefault(key, []).append(result)
+                        cpus.setdefault(key, []).append(cpu)
+                        print(
+                            f"  round {round_number}  {server.label:<11} {name:<7} @{conns:<3} {result[0]:8.0f} req/s  "
+                            f"p99 {result[1]:7.1f} ms  non-2xx {result[2]}  CPU {cpu['gunicorn']:.2f} / "
+                            f"{cpu['postgres']:.2f} / {cpu['wrk']:.2f} / {cpu['other']:.2f} / {cpu['idle']:.2f}"
+                        )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        drop_database(env, args.database_url)
+        for server in servers:
+            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    def median(name: str, conns: int, index: int) -> float:
-        return statistics.median(r[index] for r in results[(name, conns)])
+    def median(key: tuple[str, str, int], index: int) -> float:
+        return statistics.median(r[index] for r in results[key])
 
-    def cpu(name: str, conns: int, part: str) -> float:
-        return statistics.median(c[part] for c in cpus[(name, conns)])
+    def cpu(key: tuple[str, str, int], part: str) -> float:
+        return statistics.median(c[part] for c in cpus[key])
 
-    def efficiency(name: str, conns: int) -> float:
+    def efficiency(key: tuple[str, str, int]) -> float:
         """Requests per CPU-second of gunicorn, PostgreSQL and wrk: what the ratio would be on a
         machine of our own (other processes' share taken out)."""
         return statistics.median(
             rps / max(c["gunicorn"] + c["postgres"] + c["wrk"], 0.01)
-            for (rps, _, _), c in zip(
-                results[(name, conns)], cpus[(name, conns)], strict=True
-            )
+            for (rps, _, _), c in zip(results[key], cpus[key], strict=True)
         )
 
     print()
@@ -421,44 +522,74 @@ def main() -> None:
     print(f"load average at the end: {load}; CPU in cores, medians (2 cores = 2.00)")
     print()
     print(
-        f"| target | conns | req/s (median of {args.repeat}) | p99 ms | non-2xx | CPU gunicorn | PostgreSQL | wrk | other | idle | req per CPU-s |"
+        f"| server | target | conns | req/s (median of {args.repeat}) | p99 ms | non-2xx | CPU gunicorn | PostgreSQL | wrk | other | idle | req per CPU-s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for (name, conns), runs in results.items():
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for key, runs in results.items():
         parts = " | ".join(
-            f"{cpu(name, conns, part):.2f}"
+            f"{cpu(key, part):.2f}"
             for part in ("gunicorn", "postgres", "wrk", "other", "idle")
         )
         print(
-            f"| {name} | {conns} | {median(name, conns, 0):.0f} | {median(name, conns, 1):.1f} | {sum(r[2] for r in runs)} | {parts} | "
-            f"{efficiency(name, conns):.0f} |"
+            f"| {key[0]} | {key[1]} | {key[2]} | {median(key, 0):.0f} | {median(key, 1):.1f} | "
+            f"{sum(r[2] for r in runs)} | {parts} | {efficiency(key):.0f} |"
         )
     top = max(connections)
-    if not {"noop", "token"} <= targets.keys():
+    if not {"noop", "token"} <= set(wanted):
         return
-    tokens, ceiling = median("token", top, 0), median("noop", top, 0)
-    api = median("api", top, 0) if "api" in targets else float("nan")
-    api_efficiency = efficiency("api", top) if "api" in targets else float("nan")
     print()
-    print(
-        f"Per CPU-second of our own processes (other processes' share taken out): "
-        f"ratio={efficiency('token', top) / efficiency('noop', top):.2f} "
-        f"api_ratio={api_efficiency / efficiency('noop', top):.2f}"
-    )
-    print_bounds(
-        noop_cpu_ms=1000 / efficiency("noop", top), tokens_per_s=tokens, conns=top
-    )
-    if "rs256" in targets:
-        print(
-            f"Measured ceiling of any RS256 token endpoint here (POST /bench/rs256: claims, one "
-            f"signature and the JSON answer, nothing else; bench/ceiling.py): "
-            f"{median('rs256', top, 0):.0f}/s, ratio={median('rs256', top, 0) / ceiling:.2f}, "
-            f"p99_ms={median('rs256', top, 1):.1f} at {top} connections."
+    for server in servers:
+        label = server.label
+        tokens, ceiling = (
+            median((label, "token", top), 0),
+            median((label, "noop", top), 0),
         )
-    print(
-        f"RESULT tokens_per_s={tokens:.0f} ceiling_per_s={ceiling:.0f} ratio={tokens / ceiling:.2f} "
-        f"p99_ms={median('token', top, 1):.1f} api_ratio={api / ceiling:.2f}"
-    )
+        api_ratio = (
+            median((label, "api", top), 0) / ceiling
+            if "api" in wanted
+            else float("nan")
+        )
+        print(
+            f"{label}: per CPU-second of our own processes (other processes' share taken out): "
+            f"ratio={efficiency((label, 'token', top)) / efficiency((label, 'noop', top)):.2f} "
+            + (
+                f"api_ratio={efficiency((label, 'api', top)) / efficiency((label, 'noop', top)):.2f}"
+                if "api" in wanted
+                else ""
+            )
+        )
+        if not label.startswith("base"):
+            print_bounds(
+                algorithm=server.algorithm,
+                noop_cpu_ms=1000 / efficiency((label, "noop", top)),
+                tokens_per_s=tokens,
+                conns=top,
+            )
+        if (label, "ceiling", top) in results:
+            print(
+                f"Measured ceiling of any {server.algorithm} token endpoint here (POST /bench/ceiling: "
+                f"claims, one signature and the JSON answer, nothing else; bench/ceiling.py): "
+                f"{median((label, 'ceiling', top), 0):.0f}/s, "
+                f"ratio={median((label, 'ceiling', top), 0) / ceiling:.2f}, "
+                f"p99_ms={median((label, 'ceiling', top), 1):.1f} at {top} connections."
+            )
+        print(
+            f"RESULT server={label.replace(' ', '_')} tokens_per_s={tokens:.0f} ceiling_per_s={ceiling:.0f} "
+            f"ratio={tokens / ceiling:.2f} p99_ms={median((label, 'token', top), 1):.1f} "
+            f"api_ratio={api_ratio:.2f}"
+        )
+    if args.baseline:
+        print()
+        for algorithm in args.alg.split(","):
+            for name in ("token", "api"):
+                new, old = (algorithm, name, top), (f"base {algorithm}", name, top)
+                if new in results and old in results:
+                    print(
+                        f"A/B {algorithm} {name} @{top}: requests per CPU-second "
+                        f"{efficiency(new):.0f} vs {efficiency(old):.0f} (baseline) = "
+                        f"{efficiency(new) / efficiency(old):.2f}x; req/s {median(new, 0):.0f} vs "
+                        f"{median(old, 0):.0f}"
+                    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
 from console.admin_lists import LargeTableAdmin
 from oauthapps import services
-from oauthapps.models import AppGrant, IssuedToken, OAuthApp
+from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.selectors import oauth_app_name_taken
+from oauthapps.tokens.models import IssuedToken
 from oauthapps.tokens.services import issued_token_revoke
 
 for model in (OAuthApp, AccessToken, Grant, IDToken, RefreshToken):

@@ -10,7 +10,8 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from oauthapps.models import IssuedToken, OAuthApp
+from oauthapps.models import OAuthApp
+from oauthapps.tokens.models import IssuedToken
 from orgs.models import Organization
 
 HOURS = 24

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from oauthapps.api.selectors import ACTIVITY_ACTION
-from oauthapps.models import IssuedToken
+from oauthapps.tokens.models import IssuedToken
 from orgs.models import AuditEvent, Service
 
 ACTIVITY_MESSAGE_MAX_LENGTH = 500

@@ -34,8 +34,9 @@ from django.db import transaction
 from django.utils import timezone
 from jwt.algorithms import get_default_algorithms
 
-from oauthapps.models import TTL_MAX_MINUTES, SigningKey
+from oauthapps.models import TTL_MAX_MINUTES
 from oauthapps.tokens import selectors
+from oauthapps.tokens.models import SigningKey
 
 # Seconds on a clock that never goes back; a module attribute so tests can move it.
 _clock = time.monotonic

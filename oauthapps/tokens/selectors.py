@@ -24,8 +24,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from oauthapps.models import AppGrant, IssuedToken, OAuthApp, SigningKey
+from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.tokens import state
+from oauthapps.tokens.models import IssuedToken, SigningKey
 from orgs.models import Organization, OrganizationService, Service
 
 # Longer than any client_id we issue (40) and than the column (255): no query for such input.

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from oauthapps.models import IssuedToken, OAuthApp, SigningKey
+from oauthapps.models import OAuthApp
 from oauthapps.tokens import keys, state
 from oauthapps.tokens.access_tokens import NewToken
+from oauthapps.tokens.models import IssuedToken, SigningKey
 from orgs.models import Organization
 
 # The columns the INSERT sets, in the order of its values (revoked_at stays NULL).

@@ -9,8 +9,9 @@ import pytest
 from django.urls import URLPattern, get_resolver, reverse
 
 from oauthapps.api import urls as api_urls
-from oauthapps.models import AppGrant, IssuedToken
+from oauthapps.models import AppGrant
 from oauthapps.tokens import access_tokens, keys
+from oauthapps.tokens.models import IssuedToken
 from orgs.models import AuditEvent, Membership, ServiceRole
 from tests.factories import OrganizationFactory
 from tests.tokens.fixtures import get_token

@@ -259,7 +259,7 @@ def check_signed_out_and_admin_pages(browser, live_server, world, page, problems
     for name, url in [
         ("admin-apps", "/admin/oauthapps/oauthapp/"),
         ("admin-app", f"/admin/oauthapps/oauthapp/{app.pk}/change/"),
-        ("admin-tokens", "/admin/oauthapps/issuedtoken/"),
+        ("admin-tokens", "/admin/tokens/issuedtoken/"),
         ("admin-memberships", "/admin/orgs/membership/"),
         ("admin-audit", "/admin/orgs/auditevent/"),
     ]:

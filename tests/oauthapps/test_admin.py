@@ -9,7 +9,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from oauthapps.models import IssuedToken, OAuthApp
+from oauthapps.models import OAuthApp
+from oauthapps.tokens.models import IssuedToken
 from orgs.models import AuditEvent
 from tests.factories import OrganizationFactory, UserFactory
 from tests.oauthapps.effects import api_status, token, token_response
@@ -50,7 +51,7 @@ def names(response) -> list[str]:
 
 def test_the_toolkits_unused_models_are_not_in_the_admin():
     registered = {model._meta.label for model in admin.site._registry}
-    assert "oauthapps.OAuthApp" in registered and "oauthapps.IssuedToken" in registered
+    assert "oauthapps.OAuthApp" in registered and "tokens.IssuedToken" in registered
     assert not registered & {
         "oauth2_provider.AccessToken",
         "oauth2_provider.Grant",
@@ -173,7 +174,7 @@ def test_issued_tokens_are_listed_with_app_org_scope_expiry_and_state(
 ):
     token(api_client, creds.client_id, creds.client_secret, org)
     revoked = token(api_client, creds.client_id, creds.client_secret, org)
-    url = reverse("admin:oauthapps_issuedtoken_changelist")
+    url = reverse("admin:tokens_issuedtoken_changelist")
     rows = IssuedToken.objects.order_by("issued_at")
     admin_client.post(
         url, {"action": "revoke", "_selected_action": [str(rows.last().pk)]}
@@ -197,7 +198,7 @@ def test_issued_tokens_are_listed_with_app_org_scope_expiry_and_state(
     )
     assert revoked["access_token"] not in html
     page = admin_client.get(
-        reverse("admin:oauthapps_issuedtoken_change", args=[rows.first().pk])
+        reverse("admin:tokens_issuedtoken_change", args=[rows.first().pk])
     )
     assert page.status_code == 200 and 'name="scope"' not in page.content.decode()
 
@@ -219,7 +220,7 @@ def test_a_token_obtained_with_a_regenerated_secret_is_listed_as_revoked(
         expires_at=now + timedelta(minutes=30),
         secret_generation=1,
     )
-    url = reverse("admin:oauthapps_issuedtoken_changelist")
+    url = reverse("admin:tokens_issuedtoken_changelist")
 
     def listed(state: str) -> list[IssuedToken]:
         return list(admin_client.get(url, {"state": state}).context["cl"].result_list)

@@ -6,7 +6,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from oauthapps.models import AppGrant, IssuedToken, OAuthApp
+from oauthapps.models import AppGrant, OAuthApp
+from oauthapps.tokens.models import IssuedToken
 from orgs.models import AuditEvent, Membership, Notification
 from tests.factories import MembershipFactory, OrganizationFactory
 from tests.oauthapps.effects import api_status, is_active, token, token_response

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oauthapps import services
-from oauthapps.models import IssuedToken
+from oauthapps.tokens.models import IssuedToken
 from orgs.models import Membership
 from tests.factories import MembershipFactory, OrganizationFactory
 from tests.oauthapps.effects import token

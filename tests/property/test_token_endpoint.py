@@ -15,7 +15,7 @@ from tests.property.state import count
 from tests.property.strategies import FORM_SETTINGS, text
 from tests.tokens.fixtures import Credentials
 
-TOKEN_MODEL = "oauthapps.IssuedToken"
+TOKEN_MODEL = "tokens.IssuedToken"
 ENDPOINTS = ["/oauth/token", "/oauth/introspect", "/oauth/revoke", "/csp/gateway/am/api/auth/authorize"]  # fmt: skip
 CONTENT_TYPES = [
     "application/x-www-form-urlencoded",

@@ -77,9 +77,9 @@ def gunicorn(tmp_path):
     deadline = time.monotonic() + 60
     while True:
         try:
-            requests.get(f"{base}/healthz", timeout=2)
+            requests.get(f"{base}/healthz", timeout=10)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still booting its worker
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError("gunicorn did not start") from None

@@ -15,8 +15,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from oauthapps.models import IssuedToken, OAuthApp, SigningKey
+from oauthapps.models import OAuthApp
 from oauthapps.tokens import access_tokens, keys, state
+from oauthapps.tokens.models import IssuedToken, SigningKey
 from tests.tokens.fixtures import get_token, post_form
 
 pytestmark = pytest.mark.django_db(transaction=True)

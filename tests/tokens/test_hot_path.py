@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from oauthapps.models import AppGrant, IssuedToken, OAuthApp
+from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.services import (
     oauth_app_regenerate_secret,
     oauth_app_remove_from_org,
@@ -22,7 +22,7 @@ from oauthapps.services import (
     oauth_app_set_disabled,
 )
 from oauthapps.tokens import state
-from oauthapps.tokens.models import TokenStateVersion
+from oauthapps.tokens.models import IssuedToken, TokenStateVersion
 from orgs.models import OrganizationService
 from tests.tokens.fixtures import get_token, other_connection, post_form
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from oauthapps.models import IssuedToken
 from oauthapps.tokens import access_tokens
+from oauthapps.tokens.models import IssuedToken
 from tests.tokens.fixtures import get_token, post_form
 
 

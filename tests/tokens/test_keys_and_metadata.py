@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from oauthapps.models import SigningKey
 from oauthapps.tokens import access_tokens, keys
+from oauthapps.tokens.models import SigningKey
 from tests.tokens.fixtures import get_token, post_form
 
 

@@ -11,9 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from oauthapps.models import AppGrant, IssuedToken
+from oauthapps.models import AppGrant
 from oauthapps.services import oauth_app_regenerate_secret, oauth_app_rotate_secret
 from oauthapps.tokens import selectors, services
+from oauthapps.tokens.models import IssuedToken
 from tests.factories import OrganizationFactory
 from tests.tokens.fixtures import Credentials, get_token, post_form
 

@@ -17,8 +17,8 @@ from django.core.management import call_command
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
-from oauthapps.models import SigningKey
 from oauthapps.tokens import keys
+from oauthapps.tokens.models import SigningKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from oauthapps.models import IssuedToken
 from oauthapps.tokens import keys
+from oauthapps.tokens.models import IssuedToken
 from tests.factories import OrganizationFactory
 from tests.tokens.fixtures import get_token, post_form
 

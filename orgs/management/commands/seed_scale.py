@@ -22,8 +22,9 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from console.accounts.services import email_address_verify
-from oauthapps.models import AppGrant, IssuedToken, OAuthApp
+from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.selectors import AUDIT_ACTIONS
+from oauthapps.tokens.models import IssuedToken
 from orgs.models import (
     AuditEvent,
     Membership,
