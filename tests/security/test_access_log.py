@@ -79,7 +79,9 @@ def gunicorn(tmp_path):
         try:
             requests.get(f"{base}/healthz", timeout=10)
             break
-        except requests.RequestException:  # not listening yet, or still booting its worker
+        except (
+            requests.RequestException
+        ):  # not listening yet, or still booting its worker
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError("gunicorn did not start") from None
