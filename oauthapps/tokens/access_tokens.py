@@ -15,7 +15,7 @@ import jwt
 from oauthlib.common import Request
 
 from console import issuer as console_issuer
-from oauthapps.tokens import keys, state
+from oauthapps.tokens import calls, keys, state
 
 TOKEN_TYPE = "at+jwt"
 # RFC 9068 §2.1 allows the full media type too.
@@ -90,7 +90,7 @@ def generate(request: Request) -> str:
     Leaves the token on the request's decision for the validator's save_bearer_token, which
     records its IssuedToken row.
     """
-    call = request.console
+    call = calls.current()
     token = new_token(
         client_id=request.client.client_id,
         org_id=call.decision.org_id,

@@ -1,33 +1,33 @@
 """Reads for the token service.
 
-The two on the hot path are one SQL statement each: `oauth_app_for_token_request` (a token request
-of a client this process does not remember) and `issued_token_active` (every API call,
-introspection). They are written in SQL, once, because building the same query through the ORM
-costs several times more CPU than PostgreSQL spends running it; they run on Django's cursor (on
-PostgreSQL prepared by psycopg after `prepare_threshold` runs, see settings). Their answers are
-remembered per process with the token state version they were read at (state.py). The SQL is
-plain enough for SQLite and PostgreSQL alike; the tests run on both.
+`issued_token_active` (every API call, introspection) is one SQL statement, written in SQL once
+because building it through the ORM costs several times more CPU than PostgreSQL spends running
+it; it runs on Django's cursor (on PostgreSQL prepared by psycopg after `prepare_threshold` runs,
+see settings), and plain enough for SQLite and PostgreSQL alike. `oauth_app_for_token_request`
+is read only for a client this process does not remember (or after a change), through the ORM.
+Both answers are remembered per process with the token state version they were read at
+(state.py).
 
 A statement that fails because the pooled connection broke while idle (PostgreSQL restarted, a
 proxy dropped it) is run again once on a new connection (`reconnect_if_broken`): that is what
 Django's per-request health check would do, without its extra round trip on every request.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from uuid import UUID
 
 from django.db import InterfaceError, OperationalError, connection, models
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.tokens import state
 from oauthapps.tokens.models import IssuedToken, SigningKey
-from orgs.models import Organization, OrganizationService, Service
+from orgs.models import Organization, OrganizationService
 
 # Longer than any client_id we issue (40) and than the column (255): no query for such input.
 CLIENT_ID_MAX_LENGTH = 255
@@ -42,25 +42,6 @@ class OrgGrant:
     service_slugs: frozenset[str]
 
 
-# The app's columns the token endpoint needs (in the model's order); the others stay deferred.
-_APP_FIELDS = [
-    field.attname
-    for field in OAuthApp._meta.concrete_fields
-    if field.attname
-    in {
-        "id",
-        "client_id",
-        "client_secret",
-        "previous_client_secret",
-        "previous_secret_expires_at",
-        "is_disabled",
-        "app_type",
-        "authorization_grant_type",
-        "access_token_ttl_minutes",
-        "organization_id",
-        "secret_generation",
-    }
-]
 _UUID = models.UUIDField()
 
 
@@ -79,62 +60,22 @@ def _instance(model: type[models.Model], values: dict[str, object]) -> models.Mo
 
 
 @cache
-def _hot_sql_for(vendor: str, name: str) -> str:
+def _active_token_sql(vendor: str) -> str:
     app, grant, token = _table(OAuthApp), _table(AppGrant), _table(IssuedToken)
-    org_service, service, org = (
-        _table(OrganizationService),
-        _table(Service),
-        _table(Organization),
+    sql = state.versioned(
+        _ACTIVE_TOKEN_COLUMNS,
+        f"""
+        FROM {token} t
+        JOIN {app} a ON a.id = t.app_id
+        JOIN {_table(Organization)} o ON o.id = t.organization_id
+        WHERE t.jti = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND a.is_disabled = %s
+          AND (a.tokens_revoked_before IS NULL OR t.issued_at > a.tokens_revoked_before)
+          AND t.secret_generation >= a.tokens_valid_from_generation
+          AND EXISTS (SELECT 1 FROM {grant} g
+                      WHERE g.app_id = t.app_id AND g.organization_id = t.organization_id)
+        """,
     )
-    if name == "active_token":
-        return state.versioned(
-            _ACTIVE_TOKEN_COLUMNS,
-            f"""
-            FROM {token} t
-            JOIN {app} a ON a.id = t.app_id
-            JOIN {org} o ON o.id = t.organization_id
-            WHERE t.jti = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND a.is_disabled = %s
-              AND (a.tokens_revoked_before IS NULL OR t.issued_at > a.tokens_revoked_before)
-              AND t.secret_generation >= a.tokens_valid_from_generation
-              AND EXISTS (SELECT 1 FROM {grant} g
-                          WHERE g.app_id = t.app_id AND g.organization_id = t.organization_id)
-            """,
-        )
-    columns = [
-        *(f"a.{connection.ops.quote_name(name)}" for name in _APP_FIELDS),
-        "g.id",
-        "g.organization_id",
-        "g.scopes",
-        "s.slug",
-    ]
-    from_where = f"""
-        FROM {app} a
-        LEFT JOIN {grant} g ON g.app_id = a.id{{grant_condition}}
-        LEFT JOIN {org_service} os ON os.organization_id = g.organization_id
-        LEFT JOIN {service} s ON s.id = os.service_id
-        WHERE {{app_condition}}
-    """
-    if name == "app_for_org":
-        return state.versioned(
-            columns,
-            from_where.format(
-                grant_condition=" AND g.organization_id = %s",
-                app_condition="a.client_id = %s",
-            ),
-        )
-    # The owning org's grant first, then the oldest other one: two are enough to decide.
-    # (Not correlated with `a`: SQLite cannot see outer columns in a subquery's ORDER BY.)
-    return state.versioned(
-        columns,
-        from_where.format(
-            grant_condition="",
-            app_condition=f"""a.client_id = %s AND (g.id IS NULL OR g.id IN (
-                SELECT g2.id FROM {grant} g2 JOIN {app} a2 ON a2.id = g2.app_id
-                WHERE a2.client_id = %s
-                ORDER BY CASE WHEN g2.organization_id = a2.organization_id THEN 0 ELSE 1 END, g2.id
-                LIMIT 2))""",
-        ),
-    )
+    return " ".join(sql.split())
 
 
 _ACTIVE_TOKEN_COLUMNS = [
@@ -147,15 +88,6 @@ _ACTIVE_TOKEN_COLUMNS = [
     "o.name",
     "o.created_at",
 ]
-
-
-@cache
-def _compact_hot_sql(vendor: str, name: str) -> str:
-    return " ".join(_hot_sql_for(vendor, name).split())
-
-
-def _hot_sql(name: str) -> str:
-    return _compact_hot_sql(connection.vendor, name)
 
 
 BROKEN_CONNECTION_ERRORS = (OperationalError, InterfaceError)
@@ -199,11 +131,6 @@ def _datetime(value: object) -> datetime | None:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
-def _json_list(value: object) -> list[str]:
-    decoded = json.loads(value) if isinstance(value, str | bytes) else value
-    return list(decoded or [])
-
-
 def _is_valid_client_id(client_id: str) -> bool:
     # PostgreSQL refuses NUL characters in text; no client_id we issue contains one.
     return 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and "\x00" not in client_id
@@ -227,60 +154,41 @@ def oauth_app_for_token_request(
     *, client_id: str, org_id: UUID | None
 ) -> tuple[int, OAuthApp | None, list[OrgGrant]]:
     """The token state version, the app with `client_id` and the grants that may give its token
-    an organization, in one query.
+    an organization: with `org_id`, its grant in that org (or none); without, the grant in the
+    owning org first and at most one other, which is all the org selection rules of DESIGN.md §6
+    need. Each grant carries the slugs of the services its org contains. (version, None, []) for
+    an unknown client_id.
 
-    With `org_id`: its grant in that org (or none). Without: the grant in the owning org first, and at
-    most one other, which is all the org selection rules of DESIGN.md §6 need. Each grant carries the
-    slugs of the services its org contains. (version, None, []) for an unknown client_id.
-
-    Remembered per (client_id, org_id) with the version (remembered_app). The caller must not
-    change the returned app.
+    The version is read with the app, before the grants: what is read after it is as new or newer,
+    so a decision confirmed against this version is never taken on older data. Remembered per
+    (client_id, org_id) with the version (remembered_app). The caller must not change the app.
     """
-    if not _is_valid_client_id(client_id):
+    app = None
+    if _is_valid_client_id(client_id):
+        app = (
+            OAuthApp.objects.annotate(state_version=RawSQL(state.version_sql(), []))
+            .filter(client_id=client_id)
+            .first()
+        )
+    if app is None:
         return state.UNKNOWN, None, []
-    if org_id is None:
-        sql, params = _hot_sql("app_for_any_org"), [client_id, client_id, state.UNKNOWN]
-    else:
-        sql, params = (
-            _hot_sql("app_for_org"),
-            [_db_uuid(org_id), client_id, state.UNKNOWN],
-        )
-    version, rows = state.split(_fetch_all(sql, params))
-    app, grants = _app_with_grants(rows)
-    state.apps.put((client_id, org_id), version, (app, grants))
-    return version, app, grants
-
-
-def _app_with_grants(rows: list[tuple]) -> tuple[OAuthApp | None, list[OrgGrant]]:
-    if not rows:
-        return None, []
-    values = dict(zip(_APP_FIELDS, rows[0], strict=False))
-    values["organization_id"] = _uuid(values["organization_id"])
-    values["previous_secret_expires_at"] = _datetime(
-        values["previous_secret_expires_at"]
+    grants = AppGrant.objects.filter(app=app).order_by(
+        Case(When(organization_id=app.organization_id, then=0), default=1), "id"
     )
-    values["is_disabled"] = bool(values["is_disabled"])
-    app = _instance(OAuthApp, values)
-    grants: dict[int, OrgGrant] = {}
-    for *_, grant_id, grant_org_id, grant_scopes, service_slug in sorted(
-        rows, key=lambda row: row[-4] or 0
-    ):
-        if grant_id is None:
-            continue
-        grant = grants.get(grant_id) or OrgGrant(
-            org_id=_uuid(grant_org_id),
-            scopes=_json_list(grant_scopes),
-            service_slugs=frozenset(),
+    grants = list(grants.filter(organization_id=org_id)[:1] if org_id else grants[:2])
+    slugs: dict[UUID, set[str]] = {grant.organization_id: set() for grant in grants}
+    for org, slug in OrganizationService.objects.filter(
+        organization_id__in=slugs
+    ).values_list("organization_id", "service__slug"):
+        slugs[org].add(slug)
+    found = [
+        OrgGrant(
+            grant.organization_id, grant.scopes, frozenset(slugs[grant.organization_id])
         )
-        if service_slug is not None:
-            grant = OrgGrant(
-                grant.org_id, grant.scopes, grant.service_slugs | {service_slug}
-            )
-        grants[grant_id] = grant
-    # The owning org's grant first (sorted() is stable: otherwise the oldest grant first).
-    return app, sorted(
-        grants.values(), key=lambda grant: grant.org_id != app.organization_id
-    )
+        for grant in grants
+    ]
+    state.apps.put((client_id, org_id), (app.state_version, (app, found)))
+    return app.state_version, app, found
 
 
 def oauth_app_by_client_id(*, client_id: str) -> OAuthApp | None:
@@ -309,12 +217,14 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
         False,
         seen,
     ]
-    version, rows = state.split(_fetch_all(_hot_sql("active_token"), params))
+    version, rows = state.split(
+        _fetch_all(_active_token_sql(connection.vendor), params)
+    )
     if cached is not None and version == seen:
         token = cached[1]
     else:
         token = _active_token(rows[0]) if rows else None
-        state.tokens.put(jti, version, token)
+        state.tokens.put(jti, (version, token))
     if token is None or token.expires_at <= now:  # type: ignore[union-attr]
         return None
     return token  # type: ignore[return-value]

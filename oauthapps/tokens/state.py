@@ -4,10 +4,11 @@ The token endpoint needs the app, its grants and its organizations' services; th
 know whether a token is still good. Both change rarely and are read on every request, so each
 process keeps its last answer per key, tagged with the token state version it was read at
 (models.TokenStateVersion, moved by database triggers in the same transaction as any change that
-matters). Each request still makes one statement, `versioned()`: it always returns the current
-version, and returns the data rows only when that version differs from the cached answer's. A
-process therefore reuses an answer only while no relevant change has been committed anywhere;
-the first request after a change reads the new state, exactly as without the memory.
+matters). Each request still makes one statement that confirms the answer: the token endpoint's
+INSERT only writes while the version is unchanged (services.issued_token_record), and the API's
+read, `versioned()`, always returns the current version and the data rows only when that version
+differs from the remembered answer's. A process therefore uses an answer only while no relevant
+change has been committed anywhere; the first request after a change reads the new state.
 
 Inside a transaction (`atomic`), nothing is reused or remembered: the triggers on PostgreSQL move
 the version only at commit, so within a transaction the version cannot vouch for its own changes.
@@ -59,58 +60,24 @@ def split(rows: list[tuple]) -> tuple[int, list[tuple]]:
     return int(version), [row[2:] for row in rows if row[1] == DATA_ROW]
 
 
-class VersionedCache:
-    """A bounded, thread-safe map of key -> (version, value), least recently used dropped first."""
+class Memory:
+    """A bounded, thread-safe map, least recently used dropped first: at most `max_entries`
+    entries whose sizes (as the caller measures them) add up to at most `max_size`. With
+    `versioned`, nothing is reused or remembered inside a transaction (see above)."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(
+        self, max_entries: int, max_size: int | None = None, *, versioned: bool = True
+    ) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> tuple[int, object] | None:
-        """The cached (version, value), or None. None too inside a transaction (see above)."""
-        if connection.in_atomic_block:
-            return None
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: Hashable, version: int, value: object) -> None:
-        if connection.in_atomic_block:
-            return
-        with self._lock:
-            self._entries[key] = (version, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def discard(self, key: Hashable) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-class BoundedCache:
-    """A bounded, thread-safe map for what needs no version: at most `max_entries` entries whose
-    sizes (as the caller measures them) add up to at most `max_size`; least recently used dropped
-    first."""
-
-    def __init__(self, max_entries: int, max_size: int) -> None:
-        self.max_entries = max_entries
-        self.max_size = max_size
+        self.max_size = max_size if max_size is not None else max_entries
+        self.versioned = versioned
         self.size = 0
         self._entries: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> object | None:
+        if self.versioned and connection.in_atomic_block:
+            return None
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -118,13 +85,11 @@ class BoundedCache:
             self._entries.move_to_end(key)
             return entry[1]
 
-    def put(self, key: Hashable, value: object, *, size: int) -> None:
-        if size > self.max_size:
+    def put(self, key: Hashable, value: object, *, size: int = 1) -> None:
+        if size > self.max_size or (self.versioned and connection.in_atomic_block):
             return
         with self._lock:
-            previous = self._entries.pop(key, None)
-            if previous is not None:
-                self.size -= previous[0]
+            self._discard(key)
             self._entries[key] = (size, value)
             self.size += size
             while len(self._entries) > self.max_entries or self.size > self.max_size:
@@ -132,9 +97,12 @@ class BoundedCache:
 
     def discard(self, key: Hashable) -> None:
         with self._lock:
-            entry = self._entries.pop(key, None)
-            if entry is not None:
-                self.size -= entry[0]
+            self._discard(key)
+
+    def _discard(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.size -= entry[0]
 
     def clear(self) -> None:
         with self._lock:
@@ -146,14 +114,14 @@ class BoundedCache:
 
 
 # Apps with their grants, by (client_id, orgId): a few hundred bytes each.
-apps = VersionedCache(max_entries=2_000)
+apps = Memory(max_entries=2_000)
 # Whether an issued token is still good, by jti: one per token in use (about 2 KB each). Clients
 # reuse a token until it expires, so the tokens in use by the clients a worker serves fit easily;
 # a bigger memory only grows the worker (`make soak` watches its size).
-tokens = VersionedCache(max_entries=4_096)
+tokens = Memory(max_entries=4_096)
 # Access tokens whose signature and claims this process has checked (access_tokens.verify), by
 # the token itself; sized by the token's length (about 1 KB each, as much again for its claims).
-verified_tokens = BoundedCache(max_entries=2_048, max_size=4 * 1024 * 1024)
+verified_tokens = Memory(2_048, 4 * 1024 * 1024, versioned=False)
 
 
 def clear() -> None:

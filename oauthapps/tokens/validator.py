@@ -10,7 +10,7 @@
   (selectors.oauth_app_for_token_request). The token's row is then recorded only if nothing
   changed since they were read (services.issued_token_record, one statement); otherwise the
   pipeline decides again from the database (server.ConsoleOAuthLibCore).
-- Per-request state lives on the request's `console` (server.Call and its Decision).
+- Per-request state lives on the call being answered (calls.current() and its Decision).
 """
 
 import uuid
@@ -23,11 +23,23 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import OAuthApp
-from oauthapps.tokens import access_tokens, selectors
+from oauthapps.tokens import access_tokens, calls, selectors
 from oauthapps.tokens.services import issued_token_record, issued_token_revoke
 
 # error_description must stay within RFC 6749 §5.2's character set: never echo raw input.
 MAX_ECHOED_SCOPES = 10
+# RFC 7662's answer: these claims, in this order, with token_type after the first two.
+INTROSPECTED_CLAIMS = (
+    "scope",
+    "client_id",
+    "exp",
+    "iat",
+    "sub",
+    "aud",
+    "iss",
+    "jti",
+    "org_id",
+)
 
 
 def parse_org_id(raw: str | None) -> tuple[uuid.UUID | None, bool]:
@@ -140,8 +152,8 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         return False  # no public clients
 
     def authenticate_client(self, request: Request, *args, **kwargs) -> bool:
-        call = request.console
-        client_id, secret = call.credentials.require(request)
+        call = calls.current()
+        client_id, secret = call.credentials(request)
         if call.endpoint == "token":
             app = self._app_for_token_request(call, client_id)
         else:
@@ -212,7 +224,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
 
         Raises the RFC 6749 §5.2 error with a description rather than returning False.
         """
-        call = request.console
+        call = calls.current()
         requested_org_id, org_id_valid = parse_org_id(call.form.get("orgId"))
         grant = choose_grant(
             call.decision.grants,
@@ -228,7 +240,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
     def save_bearer_token(self, token: dict, request: Request, *args, **kwargs) -> None:
         """Record the token's row, if nothing changed since the app was read (else the token is
         dropped unsent and the pipeline decides again: server.Unconfirmed)."""
-        decision = request.console.decision
+        decision = calls.current().decision
         issued_token_record(
             version=decision.version,
             token=decision.token,
@@ -242,7 +254,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
     ) -> dict | None:
         """RFC 7662: the claims of an active token of the calling app; None (inactive) otherwise."""
         try:
-            verified = access_tokens.verify(token, issuer=request.console.issuer)
+            verified = access_tokens.verify(token, issuer=calls.current().issuer)
         except access_tokens.InvalidAccessToken:
             return None
         if verified.client_id != request.client.client_id:
@@ -250,17 +262,11 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         if selectors.issued_token_active(jti=verified.jti) is None:
             return None
         claims = verified.claims
+        first, rest = INTROSPECTED_CLAIMS[:2], INTROSPECTED_CLAIMS[2:]
         return {
-            "scope": claims["scope"],
-            "client_id": claims["client_id"],
+            **{name: claims[name] for name in first},
             "token_type": "bearer",
-            "exp": claims["exp"],
-            "iat": claims["iat"],
-            "sub": claims["sub"],
-            "aud": claims["aud"],
-            "iss": claims["iss"],
-            "jti": claims["jti"],
-            "org_id": claims["org_id"],
+            **{name: claims[name] for name in rest},
         }
 
     def revoke_token(
@@ -269,7 +275,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         """RFC 7009: revoke the calling app's token. Unknown or expired tokens need nothing done;
         another app's token is refused (unauthorized_client), as RFC 7009 §2.1 asks."""
         try:
-            verified = access_tokens.verify(token, issuer=request.console.issuer)
+            verified = access_tokens.verify(token, issuer=calls.current().issuer)
         except access_tokens.InvalidAccessToken:
             return
         if verified.client_id != request.client.client_id:

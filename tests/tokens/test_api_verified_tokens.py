@@ -208,7 +208,7 @@ def test_refused_tokens_are_not_remembered(api_client, org, token):
 
 
 def test_the_least_recently_used_entry_is_dropped_first():
-    cache = state.BoundedCache(max_entries=2, max_size=100)
+    cache = state.Memory(2, 100, versioned=False)
     cache.put("a", 1, size=1)
     cache.put("b", 2, size=1)
     assert cache.get("a") == 1
@@ -217,7 +217,7 @@ def test_the_least_recently_used_entry_is_dropped_first():
 
 
 def test_the_total_size_is_bounded():
-    cache = state.BoundedCache(max_entries=10, max_size=10)
+    cache = state.Memory(10, 10, versioned=False)
     cache.put("a", 1, size=4)
     cache.put("b", 2, size=4)
     cache.put("c", 3, size=4)

@@ -95,10 +95,10 @@ def test_the_first_token_request_after_a_change_reads_the_database_again(
     with CaptureQueriesContext(connection) as captured:
         get_token(api_client, app)
     statements = [query["sql"] for query in captured.captured_queries]
-    # The fast path's INSERT finds the version moved and writes nothing; the general path reads
-    # the app again and records the token.
-    assert len(statements) == 3
-    assert [s.count("INSERT INTO") for s in statements] == [1, 0, 1]
+    # The INSERT decided from memory finds the version moved and writes nothing; the pipeline
+    # reads the app (with the version), its grants and their services again, and records it.
+    assert len(statements) == 5
+    assert [s.count("INSERT INTO") for s in statements] == [1, 0, 0, 0, 1]
     with CaptureQueriesContext(connection) as captured:
         get_token(api_client, app)
     assert len(captured.captured_queries) == 1

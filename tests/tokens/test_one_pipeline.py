@@ -123,7 +123,7 @@ def test_a_warm_token_request_makes_one_statement(api_client, app):
         assert answer(api_client, body, app.basic).status_code == 200
     with CaptureQueriesContext(connection) as warm:
         assert answer(api_client, body, app.basic).status_code == 200
-    assert len(cold) == 2  # read the app and its grants, record the token
+    assert len(cold) == 4  # read the app, its grants, their services; record the token
     assert len(warm) == 1  # record the token, if nothing changed since
 
 

@@ -127,17 +127,19 @@ def test_the_clone_alias_issues_the_same_tokens(api_client, app, org):
     )
 
 
-def test_a_warm_worker_needs_two_sql_statements(
+def test_a_client_read_from_the_database_needs_four_sql_statements(
     api_client, app, django_assert_num_queries
 ):
+    # Inside the test's transaction nothing is remembered: every request is a cold one (a warm
+    # one is a single statement: tests/tokens/test_one_pipeline.py).
     get_token(
         api_client, app
     )  # the first request loads (here: creates) the signing key
-    with django_assert_num_queries(2) as captured:
+    with django_assert_num_queries(4) as captured:
         get_token(api_client, app)
-    first, second = (query["sql"] for query in captured.captured_queries)
-    assert "SELECT" in first and "INSERT" not in first
-    assert "INSERT INTO" in second
+    *reads, insert = (query["sql"] for query in captured.captured_queries)
+    assert all("SELECT" in read and "INSERT" not in read for read in reads)
+    assert "INSERT INTO" in insert
 
 
 # --- Scopes (DESIGN.md §3) ----------------------------------------------------------------------
