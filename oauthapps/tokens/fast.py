@@ -22,9 +22,12 @@ import json
 
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
 
 from console.issuer import issuer
+from console.ratelimit import source_address
+from oauthapps import policies
 from oauthapps.tokens import access_tokens, keys, services, state
 from oauthapps.tokens.server import parse_form
 from oauthapps.tokens.validator import (
@@ -74,6 +77,11 @@ def token_response(request: HttpRequest) -> HttpResponse | None:
         return None
     secret_generation = matching_secret_generation(app, secret)
     if secret_generation is None:
+        return None
+    # A refusal by the app's policies is answered (and its address recorded) the general way.
+    if policies.address_refusal(
+        app, source_address(request)
+    ) or policies.secret_refusal(app, secret_generation, timezone.now()):
         return None
     try:
         grant = choose_grant(

@@ -54,6 +54,9 @@ _APP_FIELDS = [
         "access_token_ttl_minutes",
         "organization_id",
         "secret_generation",
+        # Client authentication policies (oauthapps/policies.py).
+        "secret_expires_at",
+        "allowed_networks",
     }
 ]
 _UUID = models.UUIDField()
@@ -217,6 +220,8 @@ def _app_with_grants(rows: list[tuple]) -> tuple[OAuthApp | None, list[OrgGrant]
         values["previous_secret_expires_at"]
     )
     values["is_disabled"] = bool(values["is_disabled"])
+    values["secret_expires_at"] = _datetime(values["secret_expires_at"])
+    values["allowed_networks"] = _json_list(values["allowed_networks"])
     app = _instance(OAuthApp, values)
     grants: dict[int, OrgGrant] = {}
     for *_, grant_id, grant_org_id, grant_scopes, service_slug in sorted(

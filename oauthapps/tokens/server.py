@@ -31,11 +31,16 @@ from oauthlib.oauth2 import (
 from oauthlib.oauth2.rfc6749 import errors, utils
 
 from console.issuer import issuer
+from console.ratelimit import source_address
 from oauthapps.tokens import access_tokens
 
 # A token request is a few hundred bytes; refuse anything far larger before parsing it.
 MAX_BODY_BYTES = 16 * 1024
 MAX_PARAMETERS = 32
+# The request's source address (console.ratelimit.source_address), for client authentication's
+# IP allowlist (oauthapps/policies.py). Set here, after the client's own headers, so a client
+# cannot choose it.
+SOURCE_ADDRESS_HEADER = "Console-Source-Address"
 BASIC_CHALLENGE = 'Basic realm="Cloud Services Console", charset="UTF-8"'
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 ERROR_HEADERS = {
@@ -145,6 +150,7 @@ class ConsoleOAuthLibCore(OAuthLibCore):
         # The issuer of this request (console.issuer), for the tokens' iss/aud and their checks.
         headers = super().extract_headers(request)
         headers[access_tokens.ISSUER_HEADER] = issuer(request)
+        headers[SOURCE_ADDRESS_HEADER] = source_address(request)
         return headers
 
     def extract_body(self, request: HttpRequest) -> list[tuple[str, str]]:
@@ -179,7 +185,10 @@ class ConsoleOAuthLibCore(OAuthLibCore):
             # Refused by oauthlib's endpoint (invalid_request), with a `state` from the query
             # echoed back: let it say so itself.
             return self._respond(request, self.server.create_token_response)
-        headers = {access_tokens.ISSUER_HEADER: issuer(request)}
+        headers = {
+            access_tokens.ISSUER_HEADER: issuer(request),
+            SOURCE_ADDRESS_HEADER: source_address(request),
+        }
         authorization = request.META.get("HTTP_AUTHORIZATION")
         if authorization is not None:
             headers["Authorization"] = authorization

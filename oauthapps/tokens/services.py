@@ -10,10 +10,18 @@ from functools import cache
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from oauthapps.models import IssuedToken, OAuthApp, SigningKey
+from oauthapps import policies
+from oauthapps.models import (
+    REFUSED_ADDRESSES_KEPT,
+    IssuedToken,
+    OAuthApp,
+    RefusedAddress,
+    SigningKey,
+)
 from oauthapps.tokens import db, keys, state
 from orgs.models import Organization
 
@@ -118,6 +126,37 @@ def issued_token_record(
     }
     db.execute(_insert_sql(connection.vendor), _insert_values(row))
     return IssuedToken(**row)
+
+
+@transaction.atomic
+def refused_address_record(*, app_id: int, address: str) -> None:
+    """Remember that the app's IP allowlist refused a request from `address` (its count and
+    latest time), for the app's page. Only refusals write: a granted request never comes here.
+    At most REFUSED_ADDRESSES_KEPT addresses are kept per app, the latest; an address that is
+    not one is kept as "unknown"."""
+    parsed = policies.parse_address(address)
+    address = str(parsed) if parsed is not None else "unknown"
+    now = timezone.now()
+    seen_before = RefusedAddress.objects.filter(app_id=app_id, address=address)
+    if seen_before.update(last_refused_at=now, refusals=F("refusals") + 1):
+        return
+    try:
+        with transaction.atomic():
+            RefusedAddress.objects.create(
+                app_id=app_id,
+                address=address,
+                first_refused_at=now,
+                last_refused_at=now,
+            )
+    except IntegrityError:  # a concurrent refusal of the same address made the row
+        seen_before.update(last_refused_at=now, refusals=F("refusals") + 1)
+        return
+    older = RefusedAddress.objects.filter(app_id=app_id).order_by(
+        "-last_refused_at", "-pk"
+    )[REFUSED_ADDRESSES_KEPT:]
+    RefusedAddress.objects.filter(
+        pk__in=list(older.values_list("pk", flat=True))
+    ).delete()
 
 
 @transaction.atomic

@@ -24,10 +24,16 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
+from oauthapps import policies
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import OAuthApp
 from oauthapps.tokens import access_tokens, selectors
-from oauthapps.tokens.services import issued_token_record, issued_token_revoke
+from oauthapps.tokens.server import SOURCE_ADDRESS_HEADER
+from oauthapps.tokens.services import (
+    issued_token_record,
+    issued_token_revoke,
+    refused_address_record,
+)
 
 # error_description must stay within RFC 6749 §5.2's character set: never echo raw input.
 MAX_ECHOED_SCOPES = 10
@@ -113,6 +119,17 @@ def matching_secret_generation(app: OAuthApp, secret: str) -> int | None:
     ):
         return app.secret_generation - 1  # a rotation made the current one from it
     return None
+
+
+def policy_refusal(app: OAuthApp, generation: int, address: str) -> str | None:
+    """Why the app's policies (oauthapps/policies.py) refuse a client whose secret matched, or
+    None: its IP allowlist (the refused address is recorded for the app's page), then the
+    secret's expiry. The error_description of the invalid_client answer."""
+    refusal = policies.address_refusal(app, address)
+    if refusal is not None:
+        refused_address_record(app_id=app.pk, address=address)
+        return refusal
+    return policies.secret_refusal(app, generation, timezone.now())
 
 
 def choose_grant(
@@ -215,6 +232,9 @@ class ConsoleOAuth2Validator(OAuth2Validator):
             raise errors.InvalidClientError(
                 description="Client authentication failed.", request=request
             )
+        address = request.headers.get(SOURCE_ADDRESS_HEADER, "")
+        if refusal := policy_refusal(app, generation, address):
+            raise errors.InvalidClientError(description=refusal, request=request)
         request.console_secret_generation = generation
         request.client = app
         request.client_id = app.client_id
