@@ -4,9 +4,12 @@
   (client_secret_basic) or form fields (client_secret_post), never both, and only use
   client_credentials. A disabled app fails authentication (invalid_client).
 - The secret is checked with Django's check_password (constant time) against the app's hash and,
-  during a rotation overlap, against the previous secret's hash.
+  during a rotation overlap, against the previous secret's hash. A client whose secret matched
+  is then held to its app's policies (oauthapps/policies.py: the secret's expiry, the IP
+  allowlist): a refusal is invalid_client with a description saying which.
 - One query loads the app with the grants and service slugs the org rules need (DESIGN.md §6), one
-  INSERT records the issued token. Nothing else touches the database on this path. On a warm
+  INSERT records the issued token. Nothing else touches the database on this path (an address
+  the IP allowlist refuses is recorded: refusals only). On a warm
   worker the query only confirms that nothing changed since this process last read the app
   (selectors.oauth_app_for_token_request, state.py).
 - The rules are also module functions (`basic_credentials`, `choose_grant`, `effective_scopes`, …):
