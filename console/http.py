@@ -60,14 +60,11 @@ def json_methods(*methods: str) -> Callable[[View], View]:
     return decorator
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The address a request came from, as the rate limits and the sign-in lockout count it.
-
-    REMOTE_ADDR, unless `CONSOLE_TRUSTED_PROXY_COUNT` proxies we run sit in front: then the
-    address the outermost of them saw (X-Forwarded-For, counted from the right, since everything
-    left of that was written by the client). IPv6 addresses count per /64, the block one
-    subscriber usually gets, so rotating addresses inside it does not reset the limits.
-    """
+def source_address(request: HttpRequest) -> str:
+    """The address a request came from, as written (not yet parsed): REMOTE_ADDR, unless
+    `CONSOLE_TRUSTED_PROXY_COUNT` proxies we run sit in front: then the address the outermost of
+    them saw (X-Forwarded-For, counted from the right, since everything left of that was written
+    by the client). Apps' IP allowlists match it (oauthapps/policies.py)."""
     address = request.META.get("REMOTE_ADDR", "") or ""
     proxies = settings.CONSOLE_TRUSTED_PROXY_COUNT
     if proxies > 0:
@@ -78,7 +75,14 @@ def client_ip(request: HttpRequest) -> str:
         ]
         if len(forwarded) >= proxies:
             address = forwarded[-proxies]
-    return _normalized(address)
+    return address
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address a request came from (`source_address`), as the rate limits and the sign-in
+    lockout count it: IPv6 addresses count per /64, the block one subscriber usually gets, so
+    rotating addresses inside it does not reset the limits."""
+    return _normalized(source_address(request))
 
 
 @lru_cache(maxsize=1024)

@@ -18,7 +18,7 @@ from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 from console.admin_lists import LargeTableAdmin
 from oauthapps import services
 from oauthapps.models import AppGrant, OAuthApp
-from oauthapps.selectors import oauth_app_name_taken
+from oauthapps.selectors import oauth_app_name_taken, refused_addresses_for_app
 from oauthapps.tokens.models import IssuedToken
 from oauthapps.tokens.services import issued_token_revoke
 
@@ -119,6 +119,7 @@ class OAuthAppAdmin(admin.ModelAdmin):
                     "client_id",
                     "secret",
                     "secret_created_at",
+                    "secret_expires_at",
                     "previous_secret_expires_at",
                     "tokens_revoked_before",
                     "secret_generation",
@@ -130,6 +131,13 @@ class OAuthAppAdmin(admin.ModelAdmin):
                 "changed on the app's Edit page in the console, so grants follow.",
             },
         ),
+        (
+            "IP allowlist",
+            {
+                "fields": ["network_list", "refused_address_list"],
+                "description": "Changed on the app's Edit page in the console.",
+            },
+        ),
         ("History", {"fields": ["created_by", "created", "updated"]}),
     ]
     readonly_fields = [
@@ -139,11 +147,14 @@ class OAuthAppAdmin(admin.ModelAdmin):
         "client_id",
         "secret",
         "secret_created_at",
+        "secret_expires_at",
         "previous_secret_expires_at",
         "tokens_revoked_before",
         "secret_generation",
         "tokens_valid_from_generation",
         "is_disabled",
+        "network_list",
+        "refused_address_list",
         "created_by",
         "created",
         "updated",
@@ -191,6 +202,29 @@ class OAuthAppAdmin(admin.ModelAdmin):
     @admin.display(description="scopes")
     def scope_list(self, app: OAuthApp) -> str:
         return scope_list(app.scopes)
+
+    @admin.display(description="allowed networks")
+    def network_list(self, app: OAuthApp) -> str:
+        return (
+            scope_list(app.allowed_networks) if app.allowed_networks else "Any address"
+        )
+
+    @admin.display(description="recently refused addresses")
+    def refused_address_list(self, app: OAuthApp) -> str:
+        refused = refused_addresses_for_app(app=app)
+        if not refused:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li><code>{}</code>: {} time(s), last {} UTC</li>",
+                (
+                    (row.address, row.refusals, f"{row.last_refused_at:%Y-%m-%d %H:%M}")
+                    for row in refused
+                ),
+            ),
+        )
 
     @admin.display(description="client secret")
     def secret(self, app: OAuthApp) -> str:

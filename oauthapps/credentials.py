@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import UTC, datetime
 
 from django.utils.text import slugify
 
@@ -26,8 +27,16 @@ def credentials_document(
         "token_endpoint": f"{issuer}/oauth/token",
         "scopes": list(app.scopes),
         "access_token_ttl_minutes": app.access_token_ttl_minutes,
-        "created_at": app.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": _utc(app.created),
+        # The organization's secret expiry policy (oauthapps/policies.py); null: never.
+        "client_secret_expires_at": _utc(app.secret_expires_at)
+        if app.secret_expires_at
+        else None,
     }
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def credentials_json(

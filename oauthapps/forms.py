@@ -19,6 +19,7 @@ from oauthapps.models import (
     TTL_MIN_MINUTES,
     OAuthApp,
 )
+from oauthapps.network_forms import AllowedNetworksForm
 from oauthapps.selectors import ScopeCatalog, oauth_app_name_taken
 from oauthapps.services import (
     APP_DESCRIPTION_MAX_LENGTH,
@@ -271,7 +272,7 @@ class EditRegisterForm(RegisterForm):
 
 class AppEditForms:
     """Edit = the wizard's Register, Access Token TTL and Define scopes steps on one page, with
-    the same fields, bounds and messages, prefilled from the app."""
+    the same fields, bounds and messages, prefilled from the app; and its IP allowlist."""
 
     def __init__(
         self, data: QueryDict | None, *, app: OAuthApp, catalog: ScopeCatalog
@@ -293,7 +294,15 @@ class AppEditForms:
         self.scopes = ScopesForm(
             data, prefix="scopes", initial={"scopes": list(app.scopes)}, **common
         )
-        self.forms: tuple[StepForm, ...] = (self.register, self.ttl, self.scopes)
+        self.networks = AllowedNetworksForm(
+            data, prefix="networks", networks=list(app.allowed_networks)
+        )
+        self.forms: tuple[forms.Form, ...] = (
+            self.register,
+            self.ttl,
+            self.scopes,
+            self.networks,
+        )
 
     def is_valid(self) -> bool:
         results = [

@@ -4,11 +4,14 @@ from django.db import models
 from django.db.models.functions import Lower
 from oauth2_provider.models import AbstractApplication
 
+from oauthapps import policies
 from orgs.models import Organization
 
 TTL_MIN_MINUTES = 1
 TTL_MAX_MINUTES = 300
 TTL_DEFAULT_MINUTES = 30
+# The app's page lists this many of the latest addresses its IP allowlist refused.
+REFUSED_ADDRESSES_KEPT = 10
 
 
 class OAuthApp(AbstractApplication):
@@ -77,6 +80,21 @@ class OAuthApp(AbstractApplication):
         help_text="Tokens obtained with a secret of an older generation are revoked "
         "(a regeneration sets it to the new secret's).",
     )
+    # The owning organization's expiry policy (policies.py), set when a secret is made.
+    secret_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When the current client secret stops working (the owning organization's "
+        "expiry policy when it was made). Empty: it does not expire.",
+    )
+    allowed_networks = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[policies.validate_networks],
+        verbose_name="IP allowlist",
+        help_text="CIDR blocks (IPv4 or IPv6) the app may authenticate from. Empty: any address.",
+    )
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
@@ -128,3 +146,53 @@ class AppGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app} in {self.organization}"
+
+
+class RefusedAddress(models.Model):
+    """An address the app's IP allowlist refused at client authentication: the latest few per
+    app, shown on its page (services.client_policies.refused_address_record keeps them bounded)."""
+
+    app = models.ForeignKey(
+        OAuthApp, on_delete=models.CASCADE, related_name="refused_addresses"
+    )
+    address = models.CharField(max_length=64)
+    first_refused_at = models.DateTimeField()
+    last_refused_at = models.DateTimeField()
+    refusals = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = "refused address"
+        ordering = ["-last_refused_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "address"], name="unique_refused_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class SecretExpiryNotice(models.Model):
+    """The owning organization's Owners were told that this secret of the app (by generation)
+    expires within `days_before` days: one row per notice, so the daily command sends each once."""
+
+    app = models.ForeignKey(
+        OAuthApp, on_delete=models.CASCADE, related_name="secret_expiry_notices"
+    )
+    secret_generation = models.PositiveIntegerField()
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "secret expiry notice"
+        ordering = ["-sent_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "secret_generation", "days_before"],
+                name="unique_secret_expiry_notice",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app}: secret {self.secret_generation}, {self.days_before} days"

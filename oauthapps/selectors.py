@@ -1,11 +1,12 @@
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from oauthapps import scopes as scope_grammar
-from oauthapps.models import AppGrant, OAuthApp
+from oauthapps.models import REFUSED_ADDRESSES_KEPT, AppGrant, OAuthApp, RefusedAddress
 from orgs.models import Organization, OrganizationService, Service
 from orgs.selectors import organization_service_slugs
 
@@ -233,6 +234,30 @@ def oauth_app_grant_rows(
     ]
 
 
+def refused_addresses_for_app(*, app: OAuthApp) -> list[RefusedAddress]:
+    """The latest addresses the app's IP allowlist refused, newest first (at most the few that
+    services.client_policies.refused_address_record keeps)."""
+    return list(
+        RefusedAddress.objects.filter(app=app).order_by("-last_refused_at", "-pk")[
+            :REFUSED_ADDRESSES_KEPT
+        ]
+    )
+
+
+def oauth_apps_with_secrets_expiring(
+    *, after: datetime, until: datetime
+) -> QuerySet[OAuthApp]:
+    """Apps whose current secret expires after `after` and no later than `until`, with their
+    organizations, soonest first (along the expiry's index)."""
+    return (
+        OAuthApp.objects.filter(
+            secret_expires_at__gt=after, secret_expires_at__lte=until
+        )
+        .select_related("organization")
+        .order_by("secret_expires_at", "pk")
+    )
+
+
 def oauth_app_is_added(*, app: OAuthApp, org: Organization) -> bool:
     """Whether the app was added to `org` (uses prefetched grants when there are some)."""
     return any(grant.organization_id == org.pk for grant in app.grants.all())
@@ -320,6 +345,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "service.remove": "Removed service",
     "org.create": "Created organization",
     "org.require_mfa": "Changed MFA requirement",
+    "org.secret_expiry": "Changed secret expiry policy",
     "invitation.create": "Invited member",
     "invitation.resend": "Resent invitation",
     "invitation.revoke": "Revoked invitation",

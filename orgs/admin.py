@@ -71,7 +71,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ["name", "=id", "memberships__user__email"]
     list_filter = ["require_mfa", "created_at", "services"]
     readonly_fields = ["id", "created_at"]
-    fields = ["id", "name", "require_mfa", "created_at"]
+    fields = ["id", "name", "require_mfa", "secret_expiry_days", "created_at"]
     inlines = [MembershipInline, OrganizationServiceInline]
     date_hierarchy = "created_at"
 

@@ -1,6 +1,14 @@
+import re
+
 from django import forms
 
-from orgs.models import Membership, Organization
+from orgs.models import (
+    SECRET_EXPIRY_MAX_DAYS,
+    SECRET_EXPIRY_MIN_DAYS,
+    SECRET_EXPIRY_RANGE_MESSAGE,
+    Membership,
+    Organization,
+)
 
 
 class OrganizationForm(forms.ModelForm):
@@ -59,3 +67,42 @@ class MemberChangeForm(_RoleFormMixin, forms.Form):
 
 class OrgSwitchForm(forms.Form):
     org_id = forms.UUIDField()
+
+
+class SecretExpiryPolicyForm(forms.Form):
+    """The org's "Client secrets expire after N days" policy; empty turns it off."""
+
+    secret_expiry_days = forms.CharField(
+        label="Client secrets expire after (days)",
+        required=False,
+        help_text=(
+            f"From {SECRET_EXPIRY_MIN_DAYS} to {SECRET_EXPIRY_MAX_DAYS} days (2 years). New, "
+            "regenerated and rotated secrets of the organization's apps get this lifetime; "
+            "existing secrets keep theirs. Leave empty so secrets never expire."
+        ),
+        widget=forms.NumberInput(
+            attrs={
+                "min": SECRET_EXPIRY_MIN_DAYS,
+                "max": SECRET_EXPIRY_MAX_DAYS,
+                "step": 1,
+                "inputmode": "numeric",
+                "class": "input-ttl",
+                "placeholder": "Never",
+            }
+        ),
+    )
+
+    def clean_secret_expiry_days(self) -> int | None:
+        raw = self.cleaned_data["secret_expiry_days"].strip()
+        if not raw:
+            return None
+        if not re.fullmatch(r"[0-9]{1,6}", raw):
+            raise forms.ValidationError(
+                f"Enter a whole number of days from {SECRET_EXPIRY_MIN_DAYS} to "
+                f"{SECRET_EXPIRY_MAX_DAYS}, for example 90, or leave it empty so secrets "
+                "never expire."
+            )
+        days = int(raw)
+        if not SECRET_EXPIRY_MIN_DAYS <= days <= SECRET_EXPIRY_MAX_DAYS:
+            raise forms.ValidationError(SECRET_EXPIRY_RANGE_MESSAGE)
+        return days

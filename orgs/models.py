@@ -1,7 +1,16 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# The range of the "Client secrets expire after N days" policy (also oauthapps.policies).
+SECRET_EXPIRY_MIN_DAYS = 30
+SECRET_EXPIRY_MAX_DAYS = 730
+SECRET_EXPIRY_RANGE_MESSAGE = (
+    f"Client secrets must expire after {SECRET_EXPIRY_MIN_DAYS} to {SECRET_EXPIRY_MAX_DAYS} "
+    "days (2 years). Leave it empty so they never expire."
+)
 
 
 class Organization(models.Model):
@@ -17,6 +26,17 @@ class Organization(models.Model):
         verbose_name="require MFA for Owners and Administrators",
         help_text="Owners and Administrators without two-factor authentication must set it up "
         "before they can open any page of the organization.",
+    )
+    secret_expiry_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(SECRET_EXPIRY_MIN_DAYS, SECRET_EXPIRY_RANGE_MESSAGE),
+            MaxValueValidator(SECRET_EXPIRY_MAX_DAYS, SECRET_EXPIRY_RANGE_MESSAGE),
+        ],
+        verbose_name="client secrets expire after (days)",
+        help_text="New and regenerated client secrets of the organization's apps expire this "
+        "many days after they are made (30 to 730). Empty: they never expire.",
     )
     services = models.ManyToManyField(
         "Service",

@@ -40,7 +40,8 @@ class Action(StrEnum):
         "apps.grant"  # add apps to this org, remove them, re-grant changed scopes
     )
     AUDIT_VIEW = "audit.view"
-    SECURITY_MANAGE = "security.manage"  # the org's sign-in policy (require MFA)
+    # The org's security policies: require MFA, and client secrets' expiry (Owners only).
+    SECURITY_MANAGE = "security.manage"
 
 
 _EVERYONE = frozenset({Action.ORG_VIEW, Action.APPS_VIEW})

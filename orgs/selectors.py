@@ -28,6 +28,15 @@ def notifications_unread_count(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
+def organization_owners(*, org: Organization) -> list[User]:
+    """The org's Owners, by email (who is told about its apps)."""
+    return list(
+        User.objects.filter(
+            memberships__organization=org, memberships__role=Membership.Role.OWNER
+        ).order_by("email")
+    )
+
+
 def organization_service_slugs(*, org: Organization) -> set[str]:
     """Slugs of the services the org contains."""
     return set(org.services.values_list("slug", flat=True))

@@ -27,6 +27,29 @@ def org_create(*, name: str, created_by: User) -> Organization:
     return org
 
 
+@transaction.atomic
+def org_secret_expiry_set(
+    *, org: Organization, secret_expiry_days: int | None, changed_by: User
+) -> Organization:
+    """Set the org's "Client secrets expire after N days" policy (30 to 730; None turns it off).
+    It applies to the secrets its apps get from now on (created, regenerated, rotated); existing
+    secrets keep their expiry. Audited when it changes."""
+    before = org.secret_expiry_days
+    if before == secret_expiry_days:
+        return org
+    org.secret_expiry_days = secret_expiry_days
+    org.full_clean(exclude=["name"])
+    org.save(update_fields=["secret_expiry_days"])
+    audit_record(
+        org=org,
+        actor=changed_by,
+        action="org.secret_expiry",
+        target=org,
+        data={"from_days": before, "to_days": secret_expiry_days},
+    )
+    return org
+
+
 def is_console_path(link: str) -> bool:
     """Is `link` a path on this console (so following it can never leave the site)?"""
     return (

@@ -8,6 +8,11 @@ urlpatterns = [
     path("orgs/new/", views.org_create, name="org_create"),
     path("orgs/switch/", views.org_switch, name="org_switch"),
     path("orgs/<uuid:org_id>/", views.org_overview, name="org_overview"),
+    path(
+        "orgs/<uuid:org_id>/secret-policy/",
+        views.org_secret_policy,
+        name="org_secret_policy",
+    ),
     path("orgs/<uuid:org_id>/members/", views.member_list, name="member_list"),
     path(
         "orgs/<uuid:org_id>/members/<int:membership_id>/change/",

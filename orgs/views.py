@@ -16,6 +16,7 @@ from orgs.forms import (
     MemberInviteForm,
     OrganizationForm,
     OrgSwitchForm,
+    SecretExpiryPolicyForm,
 )
 from orgs.lists import (
     MemberListForm,
@@ -84,12 +85,49 @@ def org_switch(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 @org_access(Action.ORG_VIEW)
 def org_overview(request: AuthedRequest, org_id: UUID) -> HttpResponse:
+    return org_overview_page(request)
+
+
+def org_overview_page(
+    request: AuthedRequest, *, secret_policy_form: SecretExpiryPolicyForm | None = None
+) -> HttpResponse:
+    """The overview, with the secret expiry form's errors when its POST failed."""
     context = selectors.org_overview_counts(org=request.org)
+    form = secret_policy_form or SecretExpiryPolicyForm(
+        initial={"secret_expiry_days": request.org.secret_expiry_days or ""}
+    )
     return render(
         request,
         "orgs/org_overview.html",
-        {"org": request.org, "membership": request.membership, **context},
+        {
+            "org": request.org,
+            "membership": request.membership,
+            "secret_policy_form": form,
+            **context,
+        },
     )
+
+
+@require_POST
+@org_access(Action.SECURITY_MANAGE)
+@fresh_second_factor
+def org_secret_policy(request: AuthedRequest, org_id: UUID) -> HttpResponse:
+    form = SecretExpiryPolicyForm(request.POST)
+    if not form.is_valid():
+        return org_overview_page(request, secret_policy_form=form)
+    days = form.cleaned_data["secret_expiry_days"]
+    services.org_secret_expiry_set(
+        org=request.org, secret_expiry_days=days, changed_by=request.user
+    )
+    if days is None:
+        messages.success(request, f"Client secrets of {request.org.name} never expire.")
+    else:
+        messages.success(
+            request,
+            f"New client secrets of {request.org.name} expire after {days} days. Existing "
+            "secrets keep their expiry until they are rotated or regenerated.",
+        )
+    return redirect("orgs:org_overview", org_id=org_id)
 
 
 def member_list_page(

@@ -153,6 +153,14 @@ ROUTES: list[Route] = [
         only("owner", ok=302),
         data=lambda w: {"require_mfa": ""},
     ),
+    # The org's client secret expiry policy
+    Route(
+        "orgs:org_secret_policy",
+        org,
+        "post",
+        only("owner", ok=302),
+        data=lambda w: {"secret_expiry_days": "90"},
+    ),
     Route(
         "orgs:member_change",
         org_and_target,

@@ -1,7 +1,8 @@
 """Every state change of OAuth apps (STYLE.md §2): keyword-only, typed, atomic, audited.
 
 `apps` creates, edits and deletes apps; `secrets` replaces their client secret; `grants` adds them
-to organizations and removes them. Import from here.
+to organizations and removes them; `expiry` tells Owners of secrets about to expire. Import from
+here.
 """
 
 from oauthapps.services.apps import (
@@ -12,6 +13,7 @@ from oauthapps.services.apps import (
     oauth_app_set_disabled,
     oauth_app_update,
 )
+from oauthapps.services.expiry import secret_expiry_notices_send
 from oauthapps.services.grants import (
     oauth_app_add_to_org,
     oauth_app_regrant,
@@ -49,5 +51,6 @@ __all__ = [
     "oauth_app_rotate_secret",
     "oauth_app_set_disabled",
     "oauth_app_update",
+    "secret_expiry_notices_send",
     "secret_fingerprint",
 ]

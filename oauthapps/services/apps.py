@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 
+from oauthapps import policies
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.selectors import known_scopes, oauth_app_name_taken
@@ -13,6 +14,7 @@ from oauthapps.services.grants import (
     grants_follow_scope_change,
     notify_owners_app_removed,
 )
+from oauthapps.services.secrets import secret_expiry_data
 from oauthapps.tokens.services import issued_tokens_revoke_all
 from orgs import permissions
 from orgs.models import Organization
@@ -20,7 +22,13 @@ from orgs.services import audit_record
 
 APP_NAME_MAX_LENGTH = 100
 APP_DESCRIPTION_MAX_LENGTH = 1000
-EDITABLE_FIELDS = ("name", "description", "access_token_ttl_minutes", "scopes")
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "access_token_ttl_minutes",
+    "scopes",
+    "allowed_networks",
+)
 
 
 def _name_taken_message(name: str, organization: Organization) -> str:
@@ -34,6 +42,13 @@ def _clean_scopes(scopes: list[str]) -> list[str]:
     if not scopes:
         raise ValidationError({"scopes": "Choose at least one scope."})
     return scope_grammar.normalize(scopes)
+
+
+def _clean_networks(networks: list[str]) -> list[str]:
+    try:
+        return policies.normalize_networks(list(networks))
+    except ValidationError as exc:
+        raise ValidationError({"allowed_networks": exc.messages}) from None
 
 
 def _clean_name_and_description(
@@ -106,6 +121,7 @@ def oauth_app_create(
     ):
         raise ValidationError({"scopes": refusal})
     secret = generate_client_secret()
+    now = timezone.now()
     app = OAuthApp(
         organization=organization,
         created_by=created_by,
@@ -118,7 +134,10 @@ def oauth_app_create(
         authorization_grant_type=OAuthApp.GRANT_CLIENT_CREDENTIALS,
         client_secret=secret,
         hash_client_secret=True,
-        secret_created_at=timezone.now(),
+        secret_created_at=now,
+        secret_expires_at=policies.secret_expires_at(
+            organization.secret_expiry_days, made_at=now
+        ),
     )
     app.full_clean(exclude=["client_secret"], validate_constraints=False)
     _save(app)
@@ -131,6 +150,7 @@ def oauth_app_create(
             "client_id": app.client_id,
             "scopes": app.scopes,
             "ttl_minutes": app.access_token_ttl_minutes,
+            **secret_expiry_data(app),
         },
     )
     return app, secret
@@ -145,10 +165,13 @@ def oauth_app_update(
     description: str,
     access_token_ttl_minutes: int,
     scopes: list[str],
+    allowed_networks: list[str] | None = None,
 ) -> OAuthApp:
-    """Change the app's name, description, TTL and scopes (same rules as creating it).
+    """Change the app's name, description, TTL, scopes (same rules as creating it) and IP
+    allowlist (`allowed_networks`, CIDR blocks; None keeps it; an entry that is not a network is
+    a ValidationError on `allowed_networks` and nothing changes).
 
-    New tokens follow at once; tokens already issued keep their scope and expiry. The grants
+    New tokens follow at once (the allowlist applies from the next client authentication); tokens already issued keep their scope and expiry. The grants
     follow the scopes as DESIGN.md §1 (Grant) and §2 say (grants_follow_scope_change): narrowing
     applies at once in every org; the owning org's grant widens too when the editor may widen it
     there (their role is at least the highest organization role the app holds or would hold, as
@@ -163,12 +186,16 @@ def oauth_app_update(
         app_id=app.pk,
     )
     scopes = _clean_scopes(scopes)
+    allowed_networks = _clean_networks(
+        app.allowed_networks if allowed_networks is None else allowed_networks
+    )
     before = {field: getattr(app, field) for field in EDITABLE_FIELDS}
     if set(scopes) != set(before["scopes"]):
         _check_widening_without_grant(app=app, editor=updated_by, scopes=scopes)
     app.name, app.description = name, description
     app.access_token_ttl_minutes = access_token_ttl_minutes
     app.scopes = scopes
+    app.allowed_networks = allowed_networks
     app.full_clean(exclude=["client_secret"], validate_constraints=False)
     changes = {
         field: {"from": before[field], "to": getattr(app, field)}

@@ -13,8 +13,8 @@ from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.selectors import grant_is_pending, service_names
 from oauthapps.tokens.services import issued_tokens_revoke_for_org
 from orgs import permissions
-from orgs.models import Membership, Organization
-from orgs.selectors import organization_service_slugs
+from orgs.models import Organization
+from orgs.selectors import organization_owners, organization_service_slugs
 from orgs.services import audit_record, notification_send
 
 
@@ -24,11 +24,7 @@ def _title(text: str) -> str:
 
 
 def _owners(org: Organization) -> list[User]:
-    return list(
-        User.objects.filter(
-            memberships__organization=org, memberships__role=Membership.Role.OWNER
-        ).order_by("email")
-    )
+    return organization_owners(org=org)
 
 
 def _app_url(app: OAuthApp, org: Organization) -> str:

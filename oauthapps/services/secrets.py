@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 
+from oauthapps import policies
 from oauthapps.models import OAuthApp
 from oauthapps.tokens.services import issued_tokens_revoke_all
 from orgs.services import audit_record
@@ -40,9 +41,20 @@ def has_overlap(app: OAuthApp) -> bool:
 
 
 def _locked(app: OAuthApp) -> OAuthApp:
-    """The app's row, locked for this transaction. NO KEY UPDATE: the token endpoint's inserts
-    (which reference the app) are not held up by it."""
-    return OAuthApp.objects.select_for_update(no_key=True).get(pk=app.pk)
+    """The app's row, locked for this transaction, with its organization (not locked). NO KEY
+    UPDATE: the token endpoint's inserts (which reference the app) are not held up by it."""
+    return (
+        OAuthApp.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("organization")
+        .get(pk=app.pk)
+    )
+
+
+def secret_expiry_data(app: OAuthApp) -> dict[str, str]:
+    """The audit data of a new secret's expiry: nothing when it does not expire."""
+    if app.secret_expires_at is None:
+        return {}
+    return {"secret_expires_at": app.secret_expires_at.isoformat()}
 
 
 def _check_fingerprint(app: OAuthApp, fingerprint: str | None) -> None:
@@ -54,10 +66,14 @@ def _check_fingerprint(app: OAuthApp, fingerprint: str | None) -> None:
 
 
 def _new_secret(app: OAuthApp, *, now) -> str:
+    """A new current secret, expiring as the owning organization's policy says now."""
     secret = generate_client_secret()
     app.client_secret = secret
     app.hash_client_secret = True
     app.secret_created_at = now
+    app.secret_expires_at = policies.secret_expires_at(
+        app.organization.secret_expiry_days, made_at=now
+    )
     app.secret_generation += 1
     return secret
 
@@ -84,6 +100,7 @@ def oauth_app_regenerate_secret(
         update_fields=[
             "client_secret",
             "secret_created_at",
+            "secret_expires_at",
             "secret_generation",
             "tokens_valid_from_generation",
             "previous_client_secret",
@@ -97,7 +114,11 @@ def oauth_app_regenerate_secret(
         actor=regenerated_by,
         action="app.regenerate_secret",
         target=locked,
-        data={"client_id": locked.client_id, "tokens_revoked": revoked},
+        data={
+            "client_id": locked.client_id,
+            "tokens_revoked": revoked,
+            **secret_expiry_data(locked),
+        },
     )
     return locked, secret
 
@@ -133,12 +154,16 @@ def oauth_app_rotate_secret(
         )
     now = timezone.now()
     locked.previous_client_secret = locked.client_secret  # already a hash
-    locked.previous_secret_expires_at = now + timedelta(hours=overlap_hours)
+    locked.previous_secret_expires_at = policies.previous_secret_ends_at(
+        overlap_ends_at=now + timedelta(hours=overlap_hours),
+        expires_at=locked.secret_expires_at,
+    )
     secret = _new_secret(locked, now=now)
     locked.save(
         update_fields=[
             "client_secret",
             "secret_created_at",
+            "secret_expires_at",
             "secret_generation",
             "previous_client_secret",
             "previous_secret_expires_at",
@@ -154,6 +179,7 @@ def oauth_app_rotate_secret(
             "client_id": locked.client_id,
             "overlap_hours": overlap_hours,
             "previous_secret_expires_at": locked.previous_secret_expires_at.isoformat(),
+            **secret_expiry_data(locked),
         },
     )
     return locked, secret

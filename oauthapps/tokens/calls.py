@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
-from console.http import client_ip
+from console.http import client_ip, source_address
 from console.issuer import issuer
 
 # A token request is a few hundred bytes; refuse anything far larger before parsing it.
@@ -47,7 +47,8 @@ class Call:
     uri: str
     form: dict[str, str]
     authorization: str  # the Authorization header as sent ("" without one)
-    ip: str
+    source_address: str  # as sent (console.http.source_address), for IP allowlists
+    ip: str  # as the rate limits count it
     issuer: str
     error: errors.OAuth2Error | None = None
     decision: Decision = field(default_factory=Decision)
@@ -62,6 +63,7 @@ class Call:
             uri=request.get_full_path(),
             form={} if error is not None else form,
             authorization=request.META.get("HTTP_AUTHORIZATION", ""),
+            source_address=source_address(request),
             ip=client_ip(request),
             issuer=issuer(request),
             error=error,

@@ -4,7 +4,9 @@
   (client_secret_basic) or form fields (client_secret_post), never both, and only use
   client_credentials. A disabled app fails authentication (invalid_client).
 - The secret is checked with Django's check_password (constant time) against the app's hash and,
-  during a rotation overlap, against the previous secret's hash.
+  during a rotation overlap, against the previous secret's hash. A client whose secret matched
+  is then held to its app's policies (oauthapps/policies.py: the secret's expiry, the IP
+  allowlist): a refusal is invalid_client with a description saying which.
 - For a token request the app, its grants and their organizations' services come from what this
   process remembers (state.apps) when it has them, else from one statement
   (selectors.oauth_app_for_token_request). The token's row is then recorded only if nothing
@@ -23,6 +25,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import OAuthApp
+from oauthapps.services.client_policies import client_policy_refusal
 from oauthapps.tokens import access_tokens, calls, selectors
 from oauthapps.tokens.services import issued_token_record, issued_token_revoke
 
@@ -166,6 +169,11 @@ class ConsoleOAuth2Validator(OAuth2Validator):
             raise errors.InvalidClientError(
                 description="Client authentication failed.", request=request
             )
+        refusal = client_policy_refusal(
+            app, generation, call.source_address, record=not call.decision.from_memory
+        )
+        if refusal is not None:
+            raise errors.InvalidClientError(description=refusal, request=request)
         call.decision.secret_generation = generation
         request.client = app
         request.client_id = app.client_id

@@ -1,6 +1,7 @@
 """What several app pages share: the credentials pop-up's context and the app page itself (which
 Regenerate and Rotate render again, with the new secret in the pop-up)."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -12,7 +13,7 @@ from django.utils.cache import add_never_cache_headers
 
 from console.http import AuthedRequest
 from console.issuer import issuer
-from oauthapps import selectors, services
+from oauthapps import policies, selectors, services
 from oauthapps.credentials import credentials_data_url, credentials_filename
 from oauthapps.forms import DeleteAppForm, RotateSecretForm, SecretChangeForm
 from oauthapps.models import OAuthApp
@@ -134,16 +135,25 @@ def app_page_context(request: AuthedRequest, app: OAuthApp) -> dict[str, Any]:
         "token_url": base + reverse("oauth:token"),
         "api_url": base + reverse("api:org_detail", args=[org.pk]),
         "credentials_file": credentials_filename(app=app),
+        # The allowlist's latest refusals: for the owning org, while it has an allowlist.
+        "refused_addresses": selectors.refused_addresses_for_app(app=app)
+        if is_owned and app.allowed_networks
+        else [],
         **_secret_context(app),
     }
 
 
 def _secret_context(app: OAuthApp) -> dict[str, Any]:
-    """The secret's card: its age (a warning past 90 days), a running overlap, and the forms of
-    the Regenerate, Rotate and Delete dialogs."""
-    age = timezone.now() - (app.secret_created_at or app.created)
+    """The secret's card: its age (a warning past 90 days), its expiry (a warning from 14 days
+    before), a running overlap, and the forms of the Regenerate, Rotate and Delete dialogs."""
+    now = timezone.now()
+    age = now - (app.secret_created_at or app.created)
+    expires_at = app.secret_expires_at
     initial = {"fingerprint": services.secret_fingerprint(app)}
     return {
+        "secret_is_expired": expires_at is not None and expires_at <= now,
+        "secret_expires_soon": expires_at is not None
+        and now < expires_at <= now + timedelta(days=max(policies.EXPIRY_NOTICE_DAYS)),
         "secret_age_days": age.days,
         "secret_is_old": age.days > services.SECRET_MAX_AGE_DAYS,
         "secret_max_age_days": services.SECRET_MAX_AGE_DAYS,

@@ -195,6 +195,7 @@ def test_credentials_document_has_every_field_of_design_section_5(org, owner, se
         "scopes": ["org:member", "svc:compute:viewer"],
         "access_token_ttl_minutes": 30,
         "created_at": app.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "client_secret_expires_at": None,  # the org has no secret expiry policy
     }
 
 

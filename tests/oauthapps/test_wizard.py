@@ -532,6 +532,7 @@ def test_download_json_is_a_data_url_of_the_credentials_document(owner_client, o
         "scopes": ["org:member", "svc:compute:viewer"],
         "access_token_ttl_minutes": 45,
         "created_at": app.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "client_secret_expires_at": None,  # the org has no secret expiry policy
     }
 
 
