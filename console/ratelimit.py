@@ -1,30 +1,21 @@
 """Rate limits of the token service's endpoints, shared by every instance through the cache.
 
-Three limits, each a number of requests per window of seconds (settings, from the environment;
-a limit of 0 turns it off):
+Each limit is a number of requests per window of seconds (settings, from the environment; 0 turns
+it off): requests per client ID (`CONSOLE_TOKEN_RATE_PER_CLIENT`) and per source address
+(`CONSOLE_TOKEN_RATE_PER_IP`), both per `CONSOLE_TOKEN_RATE_WINDOW`; and failed client
+authentications per address (`CONSOLE_TOKEN_FAIL_RATE_PER_IP` per `CONSOLE_TOKEN_FAIL_WINDOW`):
+once over it, an address is answered 429 without its credentials being checked. The pipeline
+(oauthapps/tokens/server.py) calls `check` with the address and client ID it read, and
+`record_failure` after a 401. Over a limit: 429, `Retry-After` and the RFC 6749 §5.2 style error
+`slow_down` (the IANA registry's token endpoint error for "too fast", from RFC 8628).
 
-- requests per client ID (`CONSOLE_TOKEN_RATE_PER_CLIENT` per `CONSOLE_TOKEN_RATE_WINDOW`),
-- requests per source address (`CONSOLE_TOKEN_RATE_PER_IP` per `CONSOLE_TOKEN_RATE_WINDOW`),
-- failed client authentications per source address (`CONSOLE_TOKEN_FAIL_RATE_PER_IP` per
-  `CONSOLE_TOKEN_FAIL_WINDOW`): credential stuffing. Once over it, the address is answered 429
-  without its credentials being checked, on the token, introspection and revocation endpoints.
-
-The token service's pipeline (oauthapps/tokens/server.py) calls `check` with the address and the
-client ID it read once, and `record_failure` after a 401. A request over a limit gets 429,
-`Retry-After` (seconds) and `{"error": "slow_down", "error_description": ...}` (`slow_down` is the
-IANA OAuth registry's token endpoint error for "too fast", from RFC 8628).
-
-Counting is a sliding window: the previous fixed window's count, weighted by how much of it still
-overlaps, plus the current one's, so a burst at a window boundary cannot double the limit. The
-counts live in the default cache, through Django's cache API (`add`, `incr`, `get_many`); with
-Redis (`RedisCache`), one Lua script (redis-py's `register_script`) does all of a request's
-counting in one round trip instead of one per counter. Without Redis the default cache is the
-local-memory one: the limits then hold per gunicorn worker.
-
-If the cache cannot be reached, rate limiting fails open: requests are served unlimited, one
-warning is logged when it happens (and a line when it works again), and the cache is not tried
-again for `CONSOLE_RATELIMIT_RETRY_SECONDS`, so an outage costs no latency. Availability of the
-token service matters more than its rate limits.
+Counting is a sliding window (the previous fixed window's count, weighted by how much of it still
+overlaps, plus the current one's), so a burst at a window boundary cannot double the limit. The
+counts live in the default cache, through Django's cache API; on Redis, one Lua script
+(redis-py's `register_script`) does a request's counting in one round trip. Without Redis, the
+limits hold per worker. If the cache cannot be reached, the limits fail open: one warning is
+logged (and a line when it is back), and the cache is not tried again for
+`CONSOLE_RATELIMIT_RETRY_SECONDS`, so an outage costs no latency.
 """
 
 import hashlib
@@ -49,8 +40,7 @@ logger = logging.getLogger("console.ratelimit")
 KEY_PREFIX = "rl"
 
 
-@dataclass(frozen=True)
-class Rate:
+class Rate(NamedTuple):
     limit: int
     window: int
 
@@ -59,22 +49,22 @@ class Rate:
         return self.limit > 0 and self.window > 0
 
 
-@dataclass(frozen=True)
-class Rates:
+class Rates(NamedTuple):
     per_client: Rate
     per_ip: Rate
     failures_per_ip: Rate
 
 
+# What configured_rates() and the Redis client depend on (changed only by tests).
 RATE_SETTINGS = frozenset(
-    {
+    [
         "CONSOLE_TOKEN_RATE_PER_CLIENT",
         "CONSOLE_TOKEN_RATE_PER_IP",
         "CONSOLE_TOKEN_RATE_WINDOW",
         "CONSOLE_TOKEN_FAIL_RATE_PER_IP",
         "CONSOLE_TOKEN_FAIL_WINDOW",
         "CACHES",
-    }
+    ]
 )
 
 
@@ -93,7 +83,6 @@ def configured_rates() -> Rates:
 
 @receiver(setting_changed)
 def _reread_settings(*, setting: str, **kwargs: object) -> None:
-    # Settings change only in tests, through override_settings.
     if setting in RATE_SETTINGS:
         configured_rates.cache_clear()
         _redis_script.cache_clear()
@@ -165,9 +154,7 @@ def _redis_script(location: str, options: str) -> redis.commands.core.Script:
     return client.register_script(_COUNT_SCRIPT)
 
 
-def _redis_counts(
-    store: RedisCache, counters: list[Counter], keys: list[tuple[str, str]]
-) -> list[tuple[int, int]]:
+def _redis_counts(store: RedisCache, counters, keys) -> list[tuple[int, int]]:
     config = settings.CACHES["default"]
     location = config["LOCATION"]
     location = location[0] if isinstance(location, list | tuple) else location
@@ -185,9 +172,7 @@ def _redis_counts(
     return [(int(answers[i]), int(answers[i + 1])) for i in range(0, len(answers), 2)]
 
 
-def _cache_counts(
-    store, counters: list[Counter], keys: list[tuple[str, str]]
-) -> list[tuple[int, int]]:
+def _cache_counts(store, counters, keys) -> list[tuple[int, int]]:
     counted = {}
     for counter, (current, _) in zip(counters, keys, strict=True):
         if counter.counts:

@@ -22,17 +22,7 @@ TOKEN_TYPE = "at+jwt"
 ACCEPTED_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # A token we issue is about 1 KB; anything much longer is not ours and is not parsed.
 MAX_TOKEN_LENGTH = 8192
-REQUIRED_CLAIMS = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "jti",
-    "client_id",
-    "scope",
-    "org_id",
-]
+REQUIRED_CLAIMS = "iss sub aud exp iat jti client_id scope org_id".split()
 
 
 def audience(issuer: str) -> str:
@@ -76,12 +66,7 @@ def new_token(
         "scope": " ".join(scopes),
         "org_id": str(org_id),
     }
-    return NewToken(
-        claims=claims,
-        jti=jti,
-        issued_at=issued_at,
-        expires_at=datetime.fromtimestamp(iat + lifetime, UTC),
-    )
+    return NewToken(claims, jti, issued_at, datetime.fromtimestamp(iat + lifetime, UTC))
 
 
 def generate(request: Request) -> str:
@@ -104,12 +89,8 @@ def generate(request: Request) -> str:
 
 def sign(claims: dict, key: keys.LoadedKey) -> str:
     """The compact JWS of `claims`, with the key's algorithm and kid and `typ: at+jwt`."""
-    return jwt.encode(
-        claims,
-        key.private_key,
-        algorithm=key.algorithm,
-        headers={"kid": key.kid, "typ": TOKEN_TYPE},
-    )
+    headers = {"kid": key.kid, "typ": TOKEN_TYPE}
+    return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers=headers)
 
 
 class InvalidAccessToken(Exception):

@@ -31,11 +31,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from jwt.algorithms import get_default_algorithms
 
 from oauthapps.models import TTL_MAX_MINUTES
-from oauthapps.tokens import selectors
 from oauthapps.tokens.models import SigningKey
 
 # Seconds on a clock that never goes back; a module attribute so tests can move it.
@@ -156,21 +156,13 @@ def load_configured_pem(pem: str) -> LoadedKey:
 
 
 class _KeyCache:
-    """Per-process memory of parsed keys. Guarded by a lock for threaded workers."""
+    """Per-process memory of parsed keys, guarded by a lock for threaded workers."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.signing: LoadedKey | None = None
-        self.signing_loaded_at = 0.0
-        self.public: dict[str, LoadedKey] = {}
-        self.public_loaded_at = 0.0
-
-    def clear(self) -> None:
-        with self.lock:
-            self.signing = None
-            self.signing_loaded_at = 0.0
-            self.public = {}
-            self.public_loaded_at = 0.0
+    lock = threading.Lock()
+    signing: LoadedKey | None = None
+    signing_loaded_at = 0.0
+    public: dict[str, LoadedKey] = {}  # noqa: RUF012  (replaced, never changed in place)
+    public_loaded_at = 0.0
 
 
 _cache = _KeyCache()
@@ -178,25 +170,22 @@ _cache = _KeyCache()
 
 def clear_cache() -> None:
     """Forget every parsed key (tests; and the rotate command in its own process)."""
-    _cache.clear()
+    with _cache.lock:
+        _cache.signing, _cache.public = None, {}
+        _cache.signing_loaded_at = _cache.public_loaded_at = 0.0
 
 
 def signing_key() -> LoadedKey:
     """The key that signs new tokens now. A database read at most once per REFRESH_SECONDS."""
-    key, loaded_at = _cache.signing, _cache.signing_loaded_at
-    if key is not None and _clock() - loaded_at < REFRESH_SECONDS:
-        return key
     with _cache.lock:
         if (
-            _cache.signing is not None
-            and _clock() - _cache.signing_loaded_at < REFRESH_SECONDS
+            _cache.signing is None
+            or _clock() - _cache.signing_loaded_at >= REFRESH_SECONDS
         ):
-            return _cache.signing
-        key = _load_signing_key()
-        _cache.signing = key
-        _cache.signing_loaded_at = _clock()
-        _cache.public[key.kid] = key
-        return key
+            key = _load_signing_key()
+            _cache.signing, _cache.signing_loaded_at = key, _clock()
+            _cache.public = {**_cache.public, key.kid: key}
+        return _cache.signing
 
 
 def _load_signing_key() -> LoadedKey:
@@ -205,7 +194,11 @@ def _load_signing_key() -> LoadedKey:
         key = load_configured_pem(configured)
         _register_configured_key(key)
         return key
-    row = selectors.signing_key_current()
+    row = (
+        SigningKey.objects.filter(retired_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
     if row is not None and row.algorithm == configured_algorithm():
         key = load_pem(row.kid, row.private_key_pem)
         if key.private_key is not None:
@@ -257,24 +250,28 @@ def verification_key(kid: str) -> LoadedKey | None:
         return key
     if not kid or len(kid) > 64:
         return None
-    row = selectors.signing_key_published(kid=kid, retired_after=_retired_after())
+    row = _published().filter(kid=kid).first()
     if row is None:
         return None
     key = load_pem(row.kid, row.private_key_pem)
     with _cache.lock:
-        _cache.public[kid] = key
+        _cache.public = {**_cache.public, kid: key}
     return key
 
 
-def _retired_after():
-    return timezone.now() - PUBLISH_WINDOW
+def _published():
+    """Keys not retired, or retired recently enough to verify tokens still valid: newest first."""
+    retired_after = timezone.now() - PUBLISH_WINDOW
+    return SigningKey.objects.filter(
+        Q(retired_at__isnull=True) | Q(retired_at__gt=retired_after)
+    ).order_by("-created_at")
 
 
 def published_keys() -> list[LoadedKey]:
     """Every key whose tokens may still be valid, newest first: what the JWKS lists."""
     signing_key()  # makes sure the current key (generated or from the environment) is stored
     keys = []
-    for row in selectors.signing_keys_published(retired_after=_retired_after()):
+    for row in _published():
         key = _cache.public.get(row.kid) or load_pem(row.kid, row.private_key_pem)
         keys.append(key)
     return keys

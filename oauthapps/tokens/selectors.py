@@ -19,14 +19,14 @@ from functools import cache
 from uuid import UUID
 
 from django.db import InterfaceError, OperationalError, connection, models
-from django.db.models import Case, Q, QuerySet, When
+from django.db.models import Case, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from oauthapps.models import AppGrant, OAuthApp
 from oauthapps.tokens import state
-from oauthapps.tokens.models import IssuedToken, SigningKey
+from oauthapps.tokens.models import IssuedToken
 from orgs.models import Organization, OrganizationService
 
 # Longer than any client_id we issue (40) and than the column (255): no query for such input.
@@ -211,12 +211,7 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
     now = timezone.now()
     cached = state.tokens.get(jti)
     seen = cached[0] if cached is not None else state.UNKNOWN
-    params = [
-        _db_uuid(jti),
-        connection.ops.adapt_datetimefield_value(now),
-        False,
-        seen,
-    ]
+    params = [_db_uuid(jti), connection.ops.adapt_datetimefield_value(now), False, seen]
     version, rows = state.split(
         _fetch_all(_active_token_sql(connection.vendor), params)
     )
@@ -231,73 +226,16 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
 
 
 def _active_token(row: tuple) -> IssuedToken:
-    (
-        jti_value,
-        app_id,
-        org_id,
-        scope,
-        issued_at,
-        expires_at,
-        org_name,
-        org_created_at,
-    ) = row
+    jti, app_id, org_id, scope, issued_at, expires_at, org_name, org_created_at = row
+    org_id = _uuid(org_id)
     token = _instance(
         IssuedToken,
-        {
-            "jti": _uuid(jti_value),
-            "app_id": app_id,
-            "organization_id": _uuid(org_id),
-            "scope": scope,
-            "issued_at": _datetime(issued_at),
-            "expires_at": _datetime(expires_at),
-            "revoked_at": None,
-        },
+        {"jti": _uuid(jti), "app_id": app_id, "organization_id": org_id, "scope": scope}
+        | {"revoked_at": None}
+        | {"issued_at": _datetime(issued_at), "expires_at": _datetime(expires_at)},
     )
     token.organization = _instance(
         Organization,
-        {
-            "id": _uuid(org_id),
-            "name": org_name,
-            "created_at": _datetime(org_created_at),
-        },
+        {"id": org_id, "name": org_name, "created_at": _datetime(org_created_at)},
     )
     return token
-
-
-def issued_tokens_for_app(*, app: OAuthApp) -> QuerySet[IssuedToken]:
-    """The app's issued tokens with their organizations, newest first."""
-    return (
-        IssuedToken.objects.filter(app=app)
-        .select_related("organization")
-        .order_by("-issued_at")
-    )
-
-
-def issued_token_for_app(*, app: OAuthApp, jti: UUID) -> IssuedToken | None:
-    """One of the app's issued tokens (None for another app's)."""
-    return IssuedToken.objects.filter(app=app, jti=jti).first()
-
-
-def signing_key_current() -> SigningKey | None:
-    """The newest key not yet retired."""
-    return (
-        SigningKey.objects.filter(retired_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
-
-
-def signing_key_published(*, kid: str, retired_after: datetime) -> SigningKey | None:
-    """The key named `kid` if it is current or was retired after `retired_after`."""
-    return (
-        SigningKey.objects.filter(kid=kid)
-        .filter(Q(retired_at__isnull=True) | Q(retired_at__gt=retired_after))
-        .first()
-    )
-
-
-def signing_keys_published(*, retired_after: datetime) -> QuerySet[SigningKey]:
-    """Current keys and those retired after `retired_after`, newest first."""
-    return SigningKey.objects.filter(
-        Q(retired_at__isnull=True) | Q(retired_at__gt=retired_after)
-    ).order_by("-created_at")

@@ -31,8 +31,8 @@ from oauthapps.tokens.services import issued_token_record, issued_token_revoke
 
 # error_description must stay within RFC 6749 §5.2's character set: never echo raw input.
 MAX_ECHOED_SCOPES = 10
-# RFC 7662's answer: these claims, in this order, with token_type after the first two.
-INTROSPECTED_CLAIMS = (
+# RFC 7662's answer: these claims, in this order (token_type comes after the first two).
+INTROSPECTED_CLAIMS = [
     "scope",
     "client_id",
     "exp",
@@ -42,15 +42,13 @@ INTROSPECTED_CLAIMS = (
     "iss",
     "jti",
     "org_id",
-)
+]
 
 
 def parse_org_id(raw: str | None) -> tuple[uuid.UUID | None, bool]:
     """The orgId parameter as a UUID, and whether it was well formed (absent counts as well formed)."""
-    if not raw:
-        return None, True
     try:
-        return uuid.UUID(raw), True
+        return (uuid.UUID(raw) if raw else None), True
     except (ValueError, TypeError, AttributeError):
         return None, False
 
@@ -70,88 +68,11 @@ def matching_secret_generation(app: OAuthApp, secret: str) -> int | None:
     return None
 
 
-def choose_grant(
-    grants: list[selectors.OrgGrant],
-    *,
-    requested_org_id: uuid.UUID | None,
-    org_id_valid: bool,
-    owning_org_id: uuid.UUID,
-    request: Request | None = None,
-) -> selectors.OrgGrant:
-    """The grant that gives the token its organization (DESIGN.md §6), from the grants that
-    selectors.oauth_app_for_token_request found; raises the RFC 6749 §5.2 error otherwise."""
-    if not org_id_valid:
-        raise errors.InvalidRequestError(
-            description="orgId must be an organization ID (a UUID).",
-            request=request,
-        )
-    if requested_org_id is not None:
-        if not grants:
-            raise errors.InvalidGrantError(
-                description=f"The app has not been added to organization {requested_org_id}.",
-                request=request,
-            )
-        return grants[0]
-    if not grants:
-        raise errors.InvalidGrantError(
-            description="The app has not been added to any organization yet. An Owner adds it from the app's page.",
-            request=request,
-        )
-    if grants[0].org_id == owning_org_id or len(grants) == 1:
-        return grants[0]
-    raise errors.InvalidRequestError(
-        description="The app was added to several organizations: choose one with the orgId parameter.",
-        request=request,
-    )
-
-
-def effective_scopes(
-    scope: str | None,
-    grant: selectors.OrgGrant,
-    *,
-    request: Request | None = None,
-) -> list[str]:
-    """The token's scopes (DESIGN.md §3): the requested ones (default: all granted in the
-    organization), minus those of services it lacks; raises invalid_scope otherwise."""
-    requested = scope.split() if scope else None
-    if requested is not None:
-        malformed = [
-            value for value in requested if not scope_grammar.is_well_formed(value)
-        ]
-        if malformed:
-            raise errors.InvalidScopeError(
-                description="Scopes look like org:<role> or svc:<service>:<role>, separated by spaces.",
-                request=request,
-            )
-        not_granted = sorted(set(requested) - set(grant.scopes))
-        if not_granted:
-            raise errors.InvalidScopeError(
-                description="The app was not granted these scopes in the organization: "
-                + " ".join(not_granted[:MAX_ECHOED_SCOPES]),
-                request=request,
-            )
-    effective = scope_grammar.effective(requested, grant.scopes, grant.service_slugs)
-    if not effective:
-        raise errors.InvalidScopeError(
-            description="No scope is left: the organization does not contain the services these scopes are for.",
-            request=request,
-        )
-    return effective
-
-
-def may_use_client_credentials(app: OAuthApp) -> bool:
-    return app.app_type == OAuthApp.AppType.SERVER_TO_SERVER and app.allows_grant_type(
-        OAuthApp.GRANT_CLIENT_CREDENTIALS
-    )
-
-
 class ConsoleOAuth2Validator(OAuth2Validator):
     def client_authentication_required(self, request: Request, *args, **kwargs) -> bool:
         return True  # every app is a confidential client
 
-    def authenticate_client_id(
-        self, client_id: str, request: Request, *args, **kwargs
-    ) -> bool:
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
         return False  # no public clients
 
     def authenticate_client(self, request: Request, *args, **kwargs) -> bool:
@@ -179,19 +100,16 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         request.client_id = app.client_id
         return True
 
-    def _app_for_token_request(self, call, client_id: str) -> OAuthApp | None:
+    def _app_for_token_request(
+        self, call: calls.Call, client_id: str
+    ) -> OAuthApp | None:
         """The app and the grants the org rules choose from: remembered, or read now."""
         decision = call.decision
-        org_id, org_id_valid = parse_org_id(call.form.get("orgId"))
-        if not org_id_valid:
-            org_id = (
-                None  # refused by validate_scopes, once the client is authenticated
-            )
+        # A malformed orgId is refused by validate_scopes, once the client is authenticated.
+        org_id = parse_org_id(call.form.get("orgId"))[0]
         decision.memory_key = (client_id, org_id)
-        remembered = (
-            selectors.remembered_app(client_id, org_id) if call.trust_memory else None
-        )
-        if remembered is not None:
+        remembered = call.trust_memory and selectors.remembered_app(client_id, org_id)
+        if remembered:
             decision.from_memory = True
             decision.version, (app, decision.grants) = remembered
         else:
@@ -200,54 +118,88 @@ class ConsoleOAuth2Validator(OAuth2Validator):
                     client_id=client_id, org_id=org_id
                 )
             )
-        decision.app = app
         return app
 
     def validate_grant_type(
-        self,
-        client_id: str,
-        grant_type: str,
-        client: OAuthApp,
-        request: Request,
-        *args,
-        **kwargs,
+        self, client_id, grant_type, client: OAuthApp, request, *args, **kwargs
     ) -> bool:
-        return grant_type == "client_credentials" and may_use_client_credentials(client)
+        return (
+            grant_type == "client_credentials"
+            and client.app_type == OAuthApp.AppType.SERVER_TO_SERVER
+            and client.allows_grant_type(OAuthApp.GRANT_CLIENT_CREDENTIALS)
+        )
 
-    def get_default_scopes(
-        self, client_id: str, request: Request, *args, **kwargs
-    ) -> list[str]:
+    def get_default_scopes(self, client_id, request, *args, **kwargs) -> list[str]:
         return []  # validate_scopes defaults to everything granted in the token's organization
 
     def validate_scopes(
-        self,
-        client_id: str,
-        scopes: list[str],
-        client: OAuthApp,
-        request: Request,
-        *args,
-        **kwargs,
+        self, client_id, scopes, client: OAuthApp, request: Request, *args, **kwargs
     ) -> bool:
-        """Choose the token's organization (DESIGN.md §6), then its effective scope (§3).
-
-        Raises the RFC 6749 §5.2 error with a description rather than returning False.
-        """
+        """Choose the token's organization (DESIGN.md §6), then its effective scope (§3): the
+        requested scopes (default: all granted in the organization), minus those of services it
+        lacks. Raises the RFC 6749 §5.2 error with a description rather than returning False."""
         call = calls.current()
-        requested_org_id, org_id_valid = parse_org_id(call.form.get("orgId"))
-        grant = choose_grant(
-            call.decision.grants,
-            requested_org_id=requested_org_id,
-            org_id_valid=org_id_valid,
-            owning_org_id=request.client.organization_id,
-            request=request,
+        grant = self._grant(call, client, request)
+        requested = request.scope.split() if request.scope else None
+        if requested is not None:
+            if not all(scope_grammar.is_well_formed(value) for value in requested):
+                raise errors.InvalidScopeError(
+                    description="Scopes look like org:<role> or svc:<service>:<role>, "
+                    "separated by spaces.",
+                    request=request,
+                )
+            not_granted = sorted(set(requested) - set(grant.scopes))
+            if not_granted:
+                raise errors.InvalidScopeError(
+                    description="The app was not granted these scopes in the organization: "
+                    + " ".join(not_granted[:MAX_ECHOED_SCOPES]),
+                    request=request,
+                )
+        request.scopes = scope_grammar.effective(
+            requested, grant.scopes, grant.service_slugs
         )
-        request.scopes = effective_scopes(request.scope, grant, request=request)
+        if not request.scopes:
+            raise errors.InvalidScopeError(
+                description="No scope is left: the organization does not contain the services "
+                "these scopes are for.",
+                request=request,
+            )
         call.decision.org_id = grant.org_id
         return True
 
+    def _grant(self, call: calls.Call, client: OAuthApp, request: Request):
+        """The grant that gives the token its organization (DESIGN.md §6), from those that
+        selectors.oauth_app_for_token_request found."""
+        grants = call.decision.grants
+        requested_org_id, org_id_valid = parse_org_id(call.form.get("orgId"))
+        if not org_id_valid:
+            raise errors.InvalidRequestError(
+                description="orgId must be an organization ID (a UUID).",
+                request=request,
+            )
+        if not grants:
+            raise errors.InvalidGrantError(
+                description=f"The app has not been added to organization {requested_org_id}."
+                if requested_org_id
+                else "The app has not been added to any organization yet. An Owner adds it "
+                "from the app's page.",
+                request=request,
+            )
+        if (
+            requested_org_id
+            or grants[0].org_id == client.organization_id
+            or len(grants) == 1
+        ):
+            return grants[0]
+        raise errors.InvalidRequestError(
+            description="The app was added to several organizations: choose one with the "
+            "orgId parameter.",
+            request=request,
+        )
+
     def save_bearer_token(self, token: dict, request: Request, *args, **kwargs) -> None:
         """Record the token's row, if nothing changed since the app was read (else the token is
-        dropped unsent and the pipeline decides again: server.Unconfirmed)."""
+        dropped unsent and the pipeline decides again: services.Unconfirmed)."""
         decision = calls.current().decision
         issued_token_record(
             version=decision.version,
@@ -258,7 +210,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         )
 
     def introspect_token(
-        self, token: str, token_type_hint: str | None, request: Request, *args, **kwargs
+        self, token, token_type_hint, request, *args, **kwargs
     ) -> dict | None:
         """RFC 7662: the claims of an active token of the calling app; None (inactive) otherwise."""
         try:
@@ -269,17 +221,16 @@ class ConsoleOAuth2Validator(OAuth2Validator):
             return None
         if selectors.issued_token_active(jti=verified.jti) is None:
             return None
-        claims = verified.claims
-        first, rest = INTROSPECTED_CLAIMS[:2], INTROSPECTED_CLAIMS[2:]
-        return {
-            **{name: claims[name] for name in first},
-            "token_type": "bearer",
-            **{name: claims[name] for name in rest},
-        }
+        claims = {name: verified.claims[name] for name in INTROSPECTED_CLAIMS}
+        return dict(
+            [
+                *list(claims.items())[:2],
+                ("token_type", "bearer"),
+                *list(claims.items())[2:],
+            ]
+        )
 
-    def revoke_token(
-        self, token: str, token_type_hint: str | None, request: Request, *args, **kwargs
-    ) -> None:
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
         """RFC 7009: revoke the calling app's token. Unknown or expired tokens need nothing done;
         another app's token is refused (unauthorized_client), as RFC 7009 §2.1 asks."""
         try:
