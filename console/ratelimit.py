@@ -97,10 +97,9 @@ class Counter(NamedTuple):
 class _Breaker:
     """After a cache failure, skip the cache for a while instead of paying for it per request."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.open_until = 0.0
-        self.is_down = False
+    lock = threading.Lock()
+    open_until = 0.0
+    is_down = False
 
     def allows(self) -> bool:
         return time.monotonic() >= self.open_until
@@ -119,11 +118,10 @@ class _Breaker:
                 )
 
     def worked(self) -> None:
-        if self.is_down:
-            with self.lock:
-                if self.is_down:
-                    self.is_down = False
-                    logger.warning("Rate limiting is back on: the cache answers again.")
+        with self.lock:
+            if self.is_down:
+                self.is_down = False
+                logger.warning("Rate limiting is back on: the cache answers again.")
 
 
 breaker = _Breaker()

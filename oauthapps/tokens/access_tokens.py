@@ -22,7 +22,17 @@ TOKEN_TYPE = "at+jwt"
 ACCEPTED_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # A token we issue is about 1 KB; anything much longer is not ours and is not parsed.
 MAX_TOKEN_LENGTH = 8192
-REQUIRED_CLAIMS = "iss sub aud exp iat jti client_id scope org_id".split()
+REQUIRED_CLAIMS = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "org_id",
+]
 
 
 def audience(issuer: str) -> str:

@@ -61,35 +61,38 @@ def revoke(request: HttpRequest) -> HttpResponse:
     return _oauth_response(*oauthlib_core().create_revocation_response(request))
 
 
+def _public(body: dict) -> JsonResponse:
+    response = JsonResponse(body)
+    response["Cache-Control"] = PUBLIC_CACHE
+    return response
+
+
 @json_methods("GET")
 @login_not_required
 def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
-    metadata = {
-        "issuer": issuer(request),
-        "token_endpoint": _url(request, "oauth:token"),
-        "jwks_uri": _url(request, "oauth:jwks"),
-        "introspection_endpoint": _url(request, "oauth:introspect"),
-        "revocation_endpoint": _url(request, "oauth:revoke"),
-        "grant_types_supported": ["client_credentials"],
-        # Required by RFC 8414; empty because there is no authorization endpoint.
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
-        "scopes_supported": scope_grammar.normalize(known_scopes()),
-        "service_documentation": _url(request, "api:openapi"),
-    }
-    response = JsonResponse(metadata)
-    response["Cache-Control"] = PUBLIC_CACHE
-    return response
+    return _public(
+        {
+            "issuer": issuer(request),
+            "token_endpoint": _url(request, "oauth:token"),
+            "jwks_uri": _url(request, "oauth:jwks"),
+            "introspection_endpoint": _url(request, "oauth:introspect"),
+            "revocation_endpoint": _url(request, "oauth:revoke"),
+            "grant_types_supported": ["client_credentials"],
+            # Required by RFC 8414; empty because there is no authorization endpoint.
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            "scopes_supported": scope_grammar.normalize(known_scopes()),
+            "service_documentation": _url(request, "api:openapi"),
+        }
+    )
 
 
 @json_methods("GET")
 @login_not_required
 def jwks(request: HttpRequest) -> JsonResponse:
-    response = JsonResponse(keys.jwks())
-    response["Cache-Control"] = PUBLIC_CACHE
-    return response
+    return _public(keys.jwks())
 
 
 @json_methods("GET")
@@ -98,26 +101,10 @@ def token_public_key(request: HttpRequest) -> JsonResponse:
     """The cloned console's key endpoint: `format=jwks` lists every published key, `format=pem`
     (its default) gives the current one."""
     key_format = request.GET.get("format", "pem")
-    if key_format == "jwks":
-        body = {
-            "alg": keys.signing_key().algorithm,
-            "issuer": issuer(request),
-            **keys.jwks(),
-        }
-    elif key_format == "pem":
-        body = {
-            "alg": keys.signing_key().algorithm,
-            "issuer": issuer(request),
-            "value": keys.signing_key().public_pem,
-        }
-    else:
-        return JsonResponse(
-            {
-                "error": "invalid_request",
-                "error_description": "format must be jwks or pem.",
-            },
-            status=400,
-        )
-    response = JsonResponse(body)
-    response["Cache-Control"] = PUBLIC_CACHE
-    return response
+    if key_format not in ("jwks", "pem"):
+        description = "format must be jwks or pem."
+        body = {"error": "invalid_request", "error_description": description}
+        return JsonResponse(body, status=400)
+    current = keys.signing_key()
+    found = keys.jwks() if key_format == "jwks" else {"value": current.public_pem}
+    return _public({"alg": current.algorithm, "issuer": issuer(request), **found})
