@@ -36,7 +36,10 @@ from oauthapps.tokens.validator import (
     parse_org_id,
 )
 
-# What a client-credentials token request may carry here; anything else goes the general way.
+# What a client-credentials token request may carry here; anything else goes the general way,
+# among it every client assertion (client_assertion, client_assertion_type: private_key_jwt is
+# verified, and its jti used up, by the validator only; matching_secret_generation refuses a
+# secret for such an app).
 PARAMETERS = frozenset({"grant_type", "scope", "orgId", "client_id", "client_secret"})
 HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -54,6 +54,9 @@ _APP_FIELDS = [
         "access_token_ttl_minutes",
         "organization_id",
         "secret_generation",
+        "client_auth",
+        "public_keys",
+        "jwks_uri",
     }
 ]
 _UUID = models.UUIDField()
@@ -169,7 +172,7 @@ def _datetime(value: object) -> datetime | None:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
-def _json_list(value: object) -> list[str]:
+def _json_list(value: object) -> list:
     decoded = json.loads(value) if isinstance(value, str | bytes) else value
     return list(decoded or [])
 
@@ -217,6 +220,7 @@ def _app_with_grants(rows: list[tuple]) -> tuple[OAuthApp | None, list[OrgGrant]
         values["previous_secret_expires_at"]
     )
     values["is_disabled"] = bool(values["is_disabled"])
+    values["public_keys"] = _json_list(values["public_keys"])
     app = _instance(OAuthApp, values)
     grants: dict[int, OrgGrant] = {}
     for *_, grant_id, grant_org_id, grant_scopes, service_slug in sorted(

@@ -2,7 +2,9 @@
 
 - Clients are confidential server-to-server apps: they authenticate with HTTP Basic
   (client_secret_basic) or form fields (client_secret_post), never both, and only use
-  client_credentials. A disabled app fails authentication (invalid_client).
+  client_credentials. A disabled app fails authentication (invalid_client). An app registered
+  for private_key_jwt authenticates with a client assertion instead, and only so: that branch is
+  oauthapps/client_assertions.py (one more INSERT, the assertion's single-use jti).
 - The secret is checked with Django's check_password (constant time) against the app's hash and,
   during a rotation overlap, against the previous secret's hash.
 - One query loads the app with the grants and service slugs the org rules need (DESIGN.md §6), one
@@ -24,6 +26,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
+from oauthapps import client_assertions
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import OAuthApp
 from oauthapps.tokens import access_tokens, selectors
@@ -102,7 +105,10 @@ def parse_org_id(raw: str | None) -> tuple[uuid.UUID | None, bool]:
 
 def matching_secret_generation(app: OAuthApp, secret: str) -> int | None:
     """The generation of the app's secret that `secret` is (the current one, or the previous one
-    during a rotation's overlap), None if it is neither. Tokens record it (models.IssuedToken)."""
+    during a rotation's overlap), None if it is neither. Tokens record it (models.IssuedToken).
+    An app that authenticates with private_key_jwt has no secret that works."""
+    if app.uses_private_key_jwt:
+        return None
     if check_password(secret, app.client_secret):
         return app.secret_generation
     if (
@@ -200,6 +206,15 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         return False  # no public clients
 
     def authenticate_client(self, request: Request, *args, **kwargs) -> bool:
+        if client_assertions.presented(request):  # private_key_jwt (RFC 7523 §2.2)
+            app = client_assertions.authenticate(
+                request,
+                issuer=request.headers.get(access_tokens.ISSUER_HEADER),
+                load_app=lambda client_id: self._load_app(client_id, request),
+            )
+            request.console_secret_generation = app.secret_generation
+            request.client, request.client_id = app, app.client_id
+            return True
         client_id, secret = client_credentials(
             request.headers.get("Authorization", ""),
             request.client_id,
@@ -207,6 +222,10 @@ class ConsoleOAuth2Validator(OAuth2Validator):
             request=request,
         )
         app = self._load_app(client_id, request)
+        if app is not None and app.uses_private_key_jwt and not app.is_disabled:
+            raise errors.InvalidClientError(
+                description=client_assertions.SECRET_NOT_ACCEPTED, request=request
+            )
         generation = None
         if app is not None and not app.is_disabled:
             generation = matching_secret_generation(app, secret)
