@@ -5,7 +5,7 @@ bearer tokens minted by ACCESS_TOKEN_GENERATOR with the app's own lifetime, intr
 revocation. `ConsoleOAuthLibCore` is its OAUTH2_BACKEND_CLASS: it rejects what must never reach
 oauthlib (oversized or non-UTF-8 bodies, other content types, repeated parameters) with a clean
 RFC 6749 §5.2 error, and answers a failed client authentication with the Basic challenge §5.2 asks
-for instead of oauthlib's Bearer one.
+for instead of oauthlib's Bearer one (none to a client that sent a client assertion).
 
 The token endpoint (the hot path) hands its request straight to oauthlib's client-credentials
 grant: the grant, our validator and the token handler decide everything as before, and the
@@ -93,9 +93,9 @@ class ClientCredentialsServer(TokenEndpoint, IntrospectEndpoint, RevocationEndpo
         )
 
 
-def _error(error: errors.OAuth2Error) -> Response:
+def _error(error: errors.OAuth2Error, *, challenge: bool = True) -> Response:
     headers = dict(ERROR_HEADERS)
-    if error.status_code == 401:
+    if error.status_code == 401 and challenge:
         headers["WWW-Authenticate"] = BASIC_CHALLENGE
     return headers, error.json, error.status_code
 
@@ -140,6 +140,21 @@ def parse_form(request: HttpRequest) -> dict[str, str] | errors.OAuth2Error:
     return form
 
 
+def basic_challenge(request: HttpRequest) -> bool:
+    """Whether a 401 answer carries the Basic challenge: not to a client that authenticated
+    with a client assertion (private_key_jwt), whom Basic credentials would not help (and whose
+    libraries then report the challenge instead of the error)."""
+    return "client_assertion" not in request.POST
+
+
+def challenge(headers: dict[str, str], request: HttpRequest) -> None:
+    """The WWW-Authenticate of a 401 from oauthlib: Basic, or none (see basic_challenge)."""
+    if basic_challenge(request):
+        headers["WWW-Authenticate"] = BASIC_CHALLENGE
+    else:
+        headers.pop("WWW-Authenticate", None)
+
+
 class ConsoleOAuthLibCore(OAuthLibCore):
     def extract_headers(self, request: HttpRequest) -> dict[str, str]:
         # The issuer of this request (console.issuer), for the tokens' iss/aud and their checks.
@@ -166,9 +181,9 @@ class ConsoleOAuthLibCore(OAuthLibCore):
         try:
             headers, body, status = create(uri, http_method, body, headers)
         except errors.OAuth2Error as exc:
-            return _error(exc)
+            return _error(exc, challenge=basic_challenge(request))
         if status == 401:
-            headers["WWW-Authenticate"] = BASIC_CHALLENGE
+            challenge(headers, request)
         return headers, body, status
 
     def create_token_response(self, request: HttpRequest) -> Response:
@@ -197,9 +212,9 @@ class ConsoleOAuthLibCore(OAuthLibCore):
                 oauth_request, self.server.bearer
             )
         except errors.OAuth2Error as exc:
-            return _error(exc)
+            return _error(exc, challenge=basic_challenge(request))
         if status == 401:
-            headers["WWW-Authenticate"] = BASIC_CHALLENGE
+            challenge(headers, request)
         return headers, body, status
 
     def create_token_response_through_oauthlib(self, request: HttpRequest) -> Response:

@@ -449,3 +449,12 @@ def test_expired_records_are_pruned(app, key):
 
     assert client_assertions.prune() == 2
     assert UsedClientAssertion.objects.count() == 1
+
+
+def test_a_refused_assertion_gets_no_basic_challenge(api_client, app):
+    """RFC 6749 §5.2 asks for a challenge of the scheme the client used: it used none."""
+    response = token_with(
+        api_client, assertion(key_pair("ES256"), app.client_id, TOKEN_URL)
+    )
+    assert response.status_code == 401
+    assert "WWW-Authenticate" not in response.headers

@@ -56,7 +56,9 @@ def test_a_key_published_later_is_fetched_once_its_kid_shows_up(
     api_client, app, jwks_server
 ):
     old, new = key_pair("ES256"), key_pair("EdDSA")
-    assert token(api_client, assertion(old, app.client_id, TOKEN_URL)).status_code == 200
+    assert (
+        token(api_client, assertion(old, app.client_id, TOKEN_URL)).status_code == 200
+    )
     jwks_server.publish(old, new)
 
     signed = assertion(new, app.client_id, TOKEN_URL, headers={"kid": new.thumbprint})
@@ -77,24 +79,28 @@ def test_a_key_published_later_is_fetched_once_its_kid_shows_up(
 def test_a_jwks_url_that_cannot_be_fetched(api_client, app, jwks_server):
     cache.clear()
     jwks_server.status = 503
-    found = description(token(api_client, assertion(key_pair("ES256"), app.client_id, TOKEN_URL)))
+    found = description(
+        token(api_client, assertion(key_pair("ES256"), app.client_id, TOKEN_URL))
+    )
     assert "could not be fetched from its JWKS URL: it answered HTTP 503" in found
 
 
 def test_a_malformed_jwks_at_the_url(api_client, app, jwks_server):
     cache.clear()
     jwks_server.body = b'{"keys": {}}'
-    found = description(token(api_client, assertion(key_pair("ES256"), app.client_id, TOKEN_URL)))
+    found = description(
+        token(api_client, assertion(key_pair("ES256"), app.client_id, TOKEN_URL))
+    )
     assert "does not serve a usable JWKS" in found
 
 
-def test_a_jwks_url_at_127_0_0_1_is_refused_in_production(
-    api_client, app, settings
-):
+def test_a_jwks_url_at_127_0_0_1_is_refused_in_production(api_client, app, settings):
     """Registered in development; in production (DEBUG off) the console will not fetch it."""
     cache.clear()
     settings.DEBUG = False
-    found = description(token(api_client, assertion(key_pair("ES256"), app.client_id, TOKEN_URL)))
+    found = description(
+        token(api_client, assertion(key_pair("ES256"), app.client_id, TOKEN_URL))
+    )
     assert "JWKS URL is refused" in found
     assert "must use https" in found
 
@@ -103,13 +109,18 @@ def test_a_new_jwks_url_applies_at_the_next_request(
     api_client, app, owner, jwks_server
 ):
     key = key_pair("ES256")
-    assert token(api_client, assertion(key, app.client_id, TOKEN_URL)).status_code == 200
+    assert (
+        token(api_client, assertion(key, app.client_id, TOKEN_URL)).status_code == 200
+    )
     other = JWKSServer()
     try:
         other.publish(key_pair("EdDSA"))
         oauth_app_change_jwks_uri(app=app, changed_by=owner, jwks_uri=other.url)
 
-        assert token(api_client, assertion(key, app.client_id, TOKEN_URL)).status_code == 401
+        assert (
+            token(api_client, assertion(key, app.client_id, TOKEN_URL)).status_code
+            == 401
+        )
         signed = assertion(key_pair("EdDSA"), app.client_id, TOKEN_URL)
         assert token(api_client, signed).status_code == 200
     finally:
