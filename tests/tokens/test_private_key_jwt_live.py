@@ -226,3 +226,38 @@ def test_the_curl_example_points_to_the_python_one(org, make_key_app, tmp_path):
     )
     assert result.returncode == 1
     assert "use examples/get_token.py" in result.stderr
+
+
+@pytest.mark.parametrize("language", ["python", "curl"])
+def test_the_app_pages_snippets_sign_an_assertion(
+    server, org, owner, make_key_app, client_as, tmp_path, language
+):
+    if language == "curl" and shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    from django.urls import reverse
+
+    from oauthapps.credentials import credentials_filename
+    from tests.oauthapps.test_snippets_live import snippet
+
+    key = key_pair("EdDSA")
+    app = make_key_app(org, key, name="Key Sync", scopes=["org:member"], add_to=[org])
+    (tmp_path / credentials_filename(app=app)).write_text(
+        credentials_json(app=app, client_secret=None)
+    )
+    (tmp_path / "private-key.pem").write_text(key.private_pem)
+    page = client_as(owner).get(reverse("oauthapps:app_detail", args=[org.pk, app.pk]))
+    code = snippet(page.content.decode(), language)
+    command = (
+        [sys.executable, "-c", code]
+        if language == "python"
+        else ["bash", "-euo", "pipefail", "-c", code]
+    )
+    # The curl snippet's `python3` must have PyJWT: this virtualenv's does.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert str(org.pk) in result.stdout
