@@ -35,6 +35,7 @@ import base64
 import binascii
 import hashlib
 import ipaddress
+import json
 import math
 import time
 from collections.abc import Callable
@@ -151,7 +152,9 @@ def client_address(request: HttpRequest) -> str | None:
 
 
 def claimed_client_id(request: HttpRequest) -> str:
-    """The client ID the request says it is (Basic header, else the form), not yet verified."""
+    """The client ID the request says it is (Basic header, else the form's client_id, else the
+    `iss` of its client assertion: private_key_jwt clients may send no client_id), not yet
+    verified."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header[:6].lower() == "basic ":
         try:
@@ -166,9 +169,25 @@ def claimed_client_id(request: HttpRequest) -> str:
     if request.content_type != FORM_CONTENT_TYPE or length > MAX_PARSED_BODY_BYTES:
         return ""
     try:
-        return request.POST.get("client_id", "")
+        form = request.POST
+        return form.get("client_id") or _assertion_issuer(form.get("client_assertion"))
     except Exception:  # a body Django cannot parse: the view answers it
         return ""
+
+
+def _assertion_issuer(assertion: str | None) -> str:
+    """The `iss` a client assertion (a JWT) claims, unverified; "" if it names none."""
+    if not assertion or assertion.count(".") != 2:
+        return ""
+    payload = assertion.split(".")[1]
+    try:
+        claims = json.loads(
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        )
+    except (binascii.Error, ValueError):
+        return ""
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else ""
 
 
 @dataclass(frozen=True)
