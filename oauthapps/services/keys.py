@@ -34,11 +34,28 @@ def check_key_source(*, public_keys: list[dict], jwks_uri: str) -> None:
         raise ValidationError(
             {"public_keys": f"An app has at most {client_keys.MAX_KEYS} public keys."}
         )
+    _check_records(public_keys)
     if jwks_uri:
         try:
             client_keys.check_jwks_url(jwks_uri)
         except client_keys.InvalidJWKSURL as exc:
             raise ValidationError({"jwks_uri": str(exc)}) from None
+
+
+def _check_records(records: list[dict]) -> None:
+    """Records as client_keys.key_records makes them, each a usable public key (a caller other
+    than the console's forms, e.g. a script, could pass anything)."""
+    try:
+        client_keys.stored_keys(records)
+        for record in records:
+            if record["thumbprint"] != client_keys.thumbprint(record["jwk"]):
+                raise client_keys.InvalidPublicKey(
+                    "A key's fingerprint does not match it."
+                )
+    except (client_keys.InvalidPublicKey, KeyError, TypeError, AttributeError) as exc:
+        raise ValidationError(
+            {"public_keys": f"Not a public key record (client_keys.key_records): {exc}"}
+        ) from None
 
 
 def key_audit_data(app: OAuthApp) -> dict[str, object]:
@@ -77,6 +94,7 @@ def oauth_app_add_public_keys(
 ) -> OAuthApp:
     """Register more public keys (at most two in all): the app may sign with any of them."""
     locked = _keys_app(app, with_registered_keys=True)
+    _check_records(public_keys)
     try:
         locked.public_keys = client_keys.merged(locked.public_keys, public_keys)
     except client_keys.InvalidPublicKey as exc:

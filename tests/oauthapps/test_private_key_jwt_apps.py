@@ -368,3 +368,22 @@ def test_changing_the_jwks_url(owner_client, org, owner, key, settings):
         assert AuditEvent.objects.filter(action="app.change_jwks_uri").exists()
     finally:
         server.close()
+
+
+def test_the_service_refuses_what_is_not_a_key_record(org, owner, key):
+    from django.core.exceptions import ValidationError
+
+    forged = {**key.records()[0], "jwk": {"kty": "RSA", "n": "AQAB", "e": "AQAB"}}
+    for records in ([forged], [{"kid": "x"}], ["not a record"]):
+        with pytest.raises(ValidationError) as refused:
+            oauth_app_create(
+                organization=org,
+                created_by=owner,
+                name="Forged",
+                access_token_ttl_minutes=30,
+                scopes=["org:member"],
+                client_auth="private_key_jwt",
+                public_keys=records,
+            )
+        assert "public_keys" in refused.value.error_dict
+    assert not OAuthApp.objects.exists()
