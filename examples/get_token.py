@@ -2,10 +2,16 @@
 """Get an access token with an OAuth app's credentials and call the console's API with it.
 
     python examples/get_token.py credentials.json [--org-id ORG_ID] [--scope "org:member ..."]
+    python examples/get_token.py credentials.json --private-key private-key.pem [...]
 
 `credentials.json` is the file the console's "Download JSON" button saves. The script asks the
-token endpoint for a token (client credentials grant, HTTP Basic authentication), then reads
-GET /api/v1/orgs/{org_id} with it and prints the answer. It needs only `requests`.
+token endpoint for a token (client credentials grant), then reads GET /api/v1/orgs/{org_id} with
+it and prints the answer. An app with a client secret authenticates with HTTP Basic; an app
+registered for private key JWT (`"token_endpoint_auth_method": "private_key_jwt"` in the file)
+sends a client assertion instead: a JWT signed with `--private-key` (a PEM file: RSA for RS256,
+EC P-256 for ES256, Ed25519 for EdDSA), valid one minute, with a new `jti` (RFC 7523 §2.2).
+It needs `requests`, and PyJWT with its crypto extra for a private key
+(`pip install requests "PyJWT[crypto]"`).
 Anything that goes wrong (the console unreachable, a refused request) is one line on stderr and
 exit status 1.
 """
@@ -13,9 +19,14 @@ exit status 1.
 import argparse
 import json
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import requests
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_LIFETIME = 60  # seconds; the console accepts at most 5 minutes
 
 
 class Failed(Exception):
@@ -54,16 +65,28 @@ def _send(method: str, url: str, what: str, **kwargs) -> requests.Response:
     return response
 
 
-def _credentials(path: Path) -> dict:
+def _credentials(path: Path, *, with_private_key: bool) -> dict:
     try:
         credentials = json.loads(path.read_text())
     except OSError as exc:
         raise Failed(f"Cannot read {path}: {exc.strerror}.") from None
     except ValueError:
         raise Failed(f"{path} is not JSON: use the file Download JSON saved.") from None
+    uses_key = (
+        isinstance(credentials, dict)
+        and credentials.get("token_endpoint_auth_method") == "private_key_jwt"
+    )
+    if uses_key and not with_private_key:
+        raise Failed(
+            f"The app of {path} authenticates with a private key JWT: pass its private key "
+            "with --private-key private-key.pem."
+        )
+    needed = ["client_id", "org_id", "issuer", "token_endpoint"]
+    if not with_private_key:
+        needed.insert(1, "client_secret")
     missing = [
         key
-        for key in ("client_id", "client_secret", "org_id", "issuer", "token_endpoint")
+        for key in needed
         if not isinstance(credentials, dict) or key not in credentials
     ]
     if missing:
@@ -71,6 +94,44 @@ def _credentials(path: Path) -> dict:
             f"{path} lacks {', '.join(missing)}: use the file Download JSON saved."
         )
     return credentials
+
+
+def _client_assertion(path: Path, client_id: str, token_endpoint: str) -> str:
+    """A client assertion (RFC 7523 §2.2) signed with the private key in `path`."""
+    try:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    except ImportError:
+        raise Failed(
+            'A private key needs PyJWT with its crypto extra: pip install "PyJWT[crypto]".'
+        ) from None
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as exc:
+        raise Failed(f"Cannot read {path}: {exc.strerror}.") from None
+    except (ValueError, TypeError):
+        raise Failed(
+            f"{path} is not an unencrypted private key in PEM (-----BEGIN PRIVATE KEY-----)."
+        ) from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        algorithm = "RS256"
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
+        algorithm = "ES256"
+    elif isinstance(key, ed25519.Ed25519PrivateKey):
+        algorithm = "EdDSA"
+    else:
+        raise Failed(f"{path} must hold an RSA, EC P-256 or Ed25519 private key.")
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": token_endpoint,
+        "iat": now,
+        "exp": now + ASSERTION_LIFETIME,
+        "jti": str(uuid.uuid4()),
+    }
+    return jwt.encode(claims, key, algorithm=algorithm)
 
 
 def main() -> int:
@@ -83,20 +144,41 @@ def main() -> int:
         help="the organization to act in (default: the app's own organization)",
     )
     parser.add_argument("--scope", help="ask for fewer scopes than the app was granted")
+    parser.add_argument(
+        "--private-key",
+        type=Path,
+        help="the app's private key (PEM), for an app that authenticates with a private "
+        "key JWT instead of a client secret",
+    )
     args = parser.parse_args()
 
     try:
-        credentials = _credentials(args.credentials)
+        credentials = _credentials(
+            args.credentials, with_private_key=args.private_key is not None
+        )
         org_id = args.org_id or credentials["org_id"]
         form = {"grant_type": "client_credentials", "orgId": org_id}
         if args.scope:
             form["scope"] = args.scope
+        authentication: dict = {}
+        if args.private_key is not None:
+            form["client_assertion_type"] = ASSERTION_TYPE
+            form["client_assertion"] = _client_assertion(
+                args.private_key,
+                credentials["client_id"],
+                credentials["token_endpoint"],
+            )
+        else:
+            authentication["auth"] = (
+                credentials["client_id"],
+                credentials["client_secret"],
+            )
         token = _send(
             "POST",
             credentials["token_endpoint"],
             "Token request",
             data=form,
-            auth=(credentials["client_id"], credentials["client_secret"]),
+            **authentication,
         ).json()
         print(
             f"Got a token for {token['expires_in']} seconds with scope: {token['scope']}",

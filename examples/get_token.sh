@@ -11,6 +11,10 @@ jq empty "$CREDENTIALS" 2>/dev/null || fail "$CREDENTIALS is not JSON: use the f
 field() { jq -er ".$1" "$CREDENTIALS" 2>/dev/null || fail "$CREDENTIALS lacks $1: use the file Download JSON saved."; }
 
 CLIENT_ID=$(field client_id)
+# A private key JWT app has no secret: signing its client assertions needs get_token.py.
+if [ "$(jq -r '.token_endpoint_auth_method // ""' "$CREDENTIALS")" = private_key_jwt ]; then
+  fail "The app of $CREDENTIALS authenticates with a private key JWT: use examples/get_token.py $CREDENTIALS --private-key private-key.pem."
+fi
 CLIENT_SECRET=$(field client_secret)
 TOKEN_ENDPOINT=$(field token_endpoint)
 ISSUER=$(field issuer)

@@ -98,7 +98,7 @@ class OAuthAppAdmin(admin.ModelAdmin):
         "created",
     ]
     # No filter listing every organization (there may be thousands): search by its name.
-    list_filter = ["is_disabled", "created", "app_type"]
+    list_filter = ["is_disabled", "created", "app_type", "client_auth"]
     search_fields = ["name", "=client_id", "organization__name", "=organization__id"]
     list_select_related = ["organization"]
     show_full_result_count = False
@@ -117,6 +117,9 @@ class OAuthAppAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "client_id",
+                    "client_auth",
+                    "public_key_list",
+                    "jwks_uri",
                     "secret",
                     "secret_created_at",
                     "secret_expires_at",
@@ -145,6 +148,9 @@ class OAuthAppAdmin(admin.ModelAdmin):
         "app_type",
         "scope_list",
         "client_id",
+        "client_auth",
+        "public_key_list",
+        "jwks_uri",
         "secret",
         "secret_created_at",
         "secret_expires_at",
@@ -226,9 +232,18 @@ class OAuthAppAdmin(admin.ModelAdmin):
             ),
         )
 
+    @admin.display(description="public keys")
+    def public_key_list(self, app: OAuthApp) -> str:
+        """A private_key_jwt app's keys: algorithm and fingerprint (RFC 7638 thumbprint)."""
+        if not app.public_keys:
+            return "—"
+        return ", ".join(f"{r['alg']} {r['thumbprint']}" for r in app.public_keys)
+
     @admin.display(description="client secret")
     def secret(self, app: OAuthApp) -> str:
         # Never the stored hash: it is of no use to anyone but an attacker.
+        if app.uses_private_key_jwt:
+            return "None: the app authenticates with private_key_jwt (its public keys)."
         overlap = (
             " A previous secret still works (rotation overlap)."
             if (

@@ -11,17 +11,31 @@ from oauthapps.models import OAuthApp
 
 
 def credentials_document(
-    *, app: OAuthApp, client_secret: str, issuer: str | None = None
+    *, app: OAuthApp, client_secret: str | None, issuer: str | None = None
 ) -> dict:
     """Everything a script needs to get a token, and nothing it does not. `issuer`: the
-    console's URL as console.issuer gave it for the request (CONSOLE_ISSUER by default)."""
+    console's URL as console.issuer gave it for the request (CONSOLE_ISSUER by default).
+
+    An app that authenticates with private_key_jwt has no secret: the document says so
+    (`token_endpoint_auth_method`) and names its public keys' fingerprints or its JWKS URL;
+    the private key stays with whoever runs the app."""
     issuer = issuer or configured_issuer()
+    if app.uses_private_key_jwt:
+        authentication: dict = {"token_endpoint_auth_method": "private_key_jwt"}
+        if app.jwks_uri:
+            authentication["jwks_uri"] = app.jwks_uri
+        else:
+            authentication["public_key_fingerprints"] = [
+                record["thumbprint"] for record in app.public_keys
+            ]
+    else:
+        authentication = {"client_secret": client_secret}
     return {
         "type": app.app_type,
         "name": app.name,
         "description": app.description,
         "client_id": app.client_id,
-        "client_secret": client_secret,
+        **authentication,
         "org_id": str(app.organization_id),
         "issuer": issuer,
         "token_endpoint": f"{issuer}/oauth/token",
@@ -40,7 +54,7 @@ def _utc(moment: datetime) -> str:
 
 
 def credentials_json(
-    *, app: OAuthApp, client_secret: str, issuer: str | None = None
+    *, app: OAuthApp, client_secret: str | None, issuer: str | None = None
 ) -> str:
     return json.dumps(
         credentials_document(app=app, client_secret=client_secret, issuer=issuer),
@@ -54,7 +68,7 @@ def credentials_filename(*, app: OAuthApp) -> str:
 
 
 def credentials_data_url(
-    *, app: OAuthApp, client_secret: str, issuer: str | None = None
+    *, app: OAuthApp, client_secret: str | None, issuer: str | None = None
 ) -> str:
     """The credentials JSON as a `data:` URL, so "Download JSON" needs no second request and the
     server never keeps the plaintext secret anywhere to serve it from."""

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from oauthapps import scopes as scope_grammar
+from oauthapps.key_forms import ClientAuthFields
 from oauthapps.models import (
     TTL_DEFAULT_MINUTES,
     TTL_MAX_MINUTES,
@@ -57,7 +58,11 @@ class StepForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class AppTypeForm(StepForm):
+class AppTypeForm(ClientAuthFields, StepForm):
+    """The app type, and how the app authenticates (client secret or private key JWT)."""
+
+    field_order = ["app_type", "client_auth", "public_keys", "jwks_uri"]
+
     app_type = forms.ChoiceField(
         label="App type",
         choices=OAuthApp.AppType.choices,

@@ -24,6 +24,14 @@ class OAuthApp(AbstractApplication):
     class AppType(models.TextChoices):
         SERVER_TO_SERVER = "server_to_server", "Server to server app"
 
+    class ClientAuth(models.TextChoices):
+        """How the app authenticates at the token endpoint (RFC 7591 names where they exist):
+        a client secret (HTTP Basic or form fields), or a JWT signed with its private key
+        (private_key_jwt, RFC 7523 §2.2), verified with the public keys registered here."""
+
+        CLIENT_SECRET = "client_secret", "Client secret"
+        PRIVATE_KEY_JWT = "private_key_jwt", "Private key JWT"
+
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="owned_apps"
     )
@@ -95,6 +103,27 @@ class OAuthApp(AbstractApplication):
         verbose_name="IP allowlist",
         help_text="CIDR blocks (IPv4 or IPv6) the app may authenticate from. Empty: any address.",
     )
+    client_auth = models.CharField(
+        max_length=32,
+        choices=ClientAuth.choices,
+        default=ClientAuth.CLIENT_SECRET,
+        verbose_name="client authentication",
+    )
+    # private_key_jwt: at most two public keys (two for a rotation), as stored by
+    # client_keys.key_record: {"kid", "thumbprint", "alg", "jwk", "added_at"}; or a JWKS URL.
+    public_keys = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Public keys that verify the app's client assertions (private_key_jwt).",
+    )
+    jwks_uri = models.URLField(
+        max_length=500,
+        blank=True,
+        verbose_name="JWKS URL",
+        help_text="Where the app publishes its public keys (private_key_jwt), instead of "
+        "registering them here.",
+    )
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
@@ -115,6 +144,10 @@ class OAuthApp(AbstractApplication):
 
     def __str__(self) -> str:
         return self.name or self.client_id
+
+    @property
+    def uses_private_key_jwt(self) -> bool:
+        return self.client_auth == self.ClientAuth.PRIVATE_KEY_JWT
 
 
 class AppGrant(models.Model):
@@ -196,3 +229,19 @@ class SecretExpiryNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app}: secret {self.secret_generation}, {self.days_before} days"
+
+
+class UsedClientAssertion(models.Model):
+    """A client assertion (private_key_jwt) the token service accepted, kept until it expires so
+    that it is accepted only once (RFC 7523 §3, `jti`), on every instance: the primary key makes
+    the second INSERT of the same assertion fail. Its `key` is a hash of the client ID and the
+    `jti`, never the assertion. Expired rows are deleted (client_assertions.prune)."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "used client assertion"
+
+    def __str__(self) -> str:
+        return self.key

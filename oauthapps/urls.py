@@ -28,6 +28,13 @@ urlpatterns = [
         views.app_end_secret_overlap,
         name="app_end_secret_overlap",
     ),
+    path(APP + "public-keys/add/", views.app_add_public_key, name="app_add_public_key"),
+    path(
+        APP + "public-keys/remove/",
+        views.app_remove_public_key,
+        name="app_remove_public_key",
+    ),
+    path(APP + "jwks-url/", views.app_change_jwks_uri, name="app_change_jwks_uri"),
     path(APP + "add-to-organization/", views.app_add_to_org, name="app_add_to_org"),
     path(APP + "add-to-organizations/", views.app_add_to_orgs, name="app_add_to_orgs"),
     path(

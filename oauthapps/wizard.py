@@ -243,6 +243,9 @@ class Wizard:
             "app_type_label": dict(AppTypeForm.base_fields["app_type"].choices).get(
                 values.get("app_type"), ""
             ),
+            "client_auth_label": dict(
+                AppTypeForm.base_fields["client_auth"].choices
+            ).get(values.get("client_auth"), ""),
             "grouped_scopes": grouped,
             "missing_groups": self.catalog.missing_groups(scopes),
         }

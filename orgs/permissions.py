@@ -317,6 +317,19 @@ def secret_refusal(membership: Membership | None, app: "OAuthApp") -> str | None
     return _refusal(membership, role, what)
 
 
+def key_refusal(membership: Membership | None, app: "OAuthApp") -> str | None:
+    """Why the member may not add public keys to a private_key_jwt app or change its JWKS URL
+    (which gives whoever holds the private key the app's tokens, as a new secret would), or
+    None when they may: the rule of secret_refusal."""
+    role = app_org_role(app)
+    if role_is_at_least(membership, role):
+        return None
+    what = f"add public keys to {app.name} or change its JWKS URL"
+    if role is not None:
+        what += f", which holds or would hold {role_phrase(role)}"
+    return _refusal(membership, role, what)
+
+
 def may_widen_grant(
     membership: Membership | None, *, granted: Iterable[str], wanted: Iterable[str]
 ) -> bool:

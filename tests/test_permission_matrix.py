@@ -31,6 +31,7 @@ from oauthapps.services import (
 from orgs import services
 from orgs.models import Membership, Organization, Service
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.tokens.assertions import key_pair
 
 PERSONAS = ("owner", "administrator", "developer", "member", "outsider", "anonymous")
 MEMBER_ROLES = ("owner", "administrator", "developer", "member")
@@ -50,6 +51,8 @@ class World:
     )
     spare_org: Organization  # another org the Owner persona owns (to add apps to)
     invitation: Invitation  # a pending invitation to the org, as a Member
+    key_app: OAuthApp  # an app the org owns that authenticates with one public key
+    jwks_app: OAuthApp  # an app the org owns that takes its public keys from a JWKS URL
 
 
 def everyone(ok: int) -> dict[str, int | str]:
@@ -92,6 +95,14 @@ def org_and_app(w: World) -> dict[str, Any]:
 
 def org_and_added_app(w: World) -> dict[str, Any]:
     return {"org_id": w.org.pk, "app_id": w.added_app.pk}
+
+
+def org_and_key_app(w: World) -> dict[str, Any]:
+    return {"org_id": w.org.pk, "app_id": w.key_app.pk}
+
+
+def org_and_jwks_app(w: World) -> dict[str, Any]:
+    return {"org_id": w.org.pk, "app_id": w.jwks_app.pk}
 
 
 MANAGERS = ("owner", "administrator", "developer")
@@ -233,6 +244,38 @@ ROUTES: list[Route] = [
     Route(
         "oauthapps:app_end_secret_overlap", org_and_app, "post", only(*MANAGERS, ok=302)
     ),
+    # The public keys of a private_key_jwt app
+    Route(
+        "oauthapps:app_add_public_key", org_and_key_app, "get", only(*MANAGERS, ok=200)
+    ),
+    Route(
+        "oauthapps:app_add_public_key",
+        org_and_key_app,
+        "post",
+        only(*MANAGERS, ok=302),
+        data=lambda w: {"public_keys": key_pair("EdDSA").public_pem},
+    ),
+    Route(
+        "oauthapps:app_remove_public_key",
+        org_and_key_app,
+        "post",
+        only(*MANAGERS, ok=302),  # refused with a message: it is the app's only key
+        data=lambda w: {"thumbprint": w.key_app.public_keys[0]["thumbprint"]},
+    ),
+    Route(
+        "oauthapps:app_change_jwks_uri",
+        org_and_jwks_app,
+        "get",
+        only(*MANAGERS, ok=200),
+    ),
+    Route(
+        "oauthapps:app_change_jwks_uri",
+        org_and_jwks_app,
+        "post",
+        only(*MANAGERS, ok=200),  # the form's error: loopback is refused in production
+        data=lambda w: {"jwks_uri": "https://127.0.0.1/jwks.json"},
+    ),
+    Route("oauthapps:app_add_public_key", org_and_added_app, "get", managers_get_404()),
     # ... and the same through an org the app was only added to: not this org's to change
     Route("oauthapps:app_detail", org_and_added_app, "get", everyone(200)),
     Route("oauthapps:app_edit", org_and_added_app, "get", managers_get_404()),
@@ -351,6 +394,24 @@ def world(org, owner, people) -> World:
     )
     spare_org = OrganizationFactory(name="Spare Org")
     MembershipFactory(organization=spare_org, user=owner, role=Membership.Role.OWNER)
+    key_app, _none = oauth_app_create(
+        organization=org,
+        created_by=owner,
+        name="Matrix key app",
+        access_token_ttl_minutes=30,
+        scopes=["org:member"],
+        client_auth="private_key_jwt",
+        public_keys=key_pair("ES256").records(),
+    )
+    jwks_app, _none = oauth_app_create(
+        organization=org,
+        created_by=owner,
+        name="Matrix JWKS app",
+        access_token_ttl_minutes=30,
+        scopes=["org:member"],
+        client_auth="private_key_jwt",
+        jwks_uri="https://93.184.216.34/jwks.json",  # an address: no lookup, no fetch
+    )
     return World(
         org=org,
         people=people,
@@ -361,6 +422,8 @@ def world(org, owner, people) -> World:
         added_app=added_app,
         spare_org=spare_org,
         invitation=invitation,
+        key_app=key_app,
+        jwks_app=jwks_app,
     )
 
 

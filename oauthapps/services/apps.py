@@ -14,6 +14,7 @@ from oauthapps.services.grants import (
     grants_follow_scope_change,
     notify_owners_app_removed,
 )
+from oauthapps.services.keys import check_key_source, key_audit_data
 from oauthapps.services.secrets import secret_expiry_data
 from oauthapps.tokens.services import issued_tokens_revoke_all
 from orgs import permissions
@@ -100,11 +101,16 @@ def oauth_app_create(
     access_token_ttl_minutes: int,
     scopes: list[str],
     app_type: str = OAuthApp.AppType.SERVER_TO_SERVER,
-) -> tuple[OAuthApp, str]:
+    client_auth: str = OAuthApp.ClientAuth.CLIENT_SECRET,
+    public_keys: list[dict] | None = None,
+    jwks_uri: str = "",
+) -> tuple[OAuthApp, str | None]:
     """Register a server-to-server app owned by `organization`.
 
     Returns the app and its plaintext secret, which exists only in this return value: the
-    database keeps a hash. Names are trimmed, at most 100 characters and unique in the org
+    database keeps a hash. An app that authenticates with private_key_jwt (`client_auth`) has
+    no secret (None): it registers `public_keys` (records of client_keys.key_records) or a
+    `jwks_uri` instead (services.keys.check_key_source). Names are trimmed, at most 100 characters and unique in the org
     regardless of case; a clash is a ValidationError on `name`. Nobody gains more through an
     app than their own role: scopes naming an organization role above the creator's own in the
     org are a ValidationError on `scopes` saying who can (permissions.scope_refusal). The rule
@@ -120,6 +126,11 @@ def oauth_app_create(
         refusal := permissions.scope_refusal(membership, scopes)
     ):
         raise ValidationError({"scopes": refusal})
+    uses_keys = client_auth == OAuthApp.ClientAuth.PRIVATE_KEY_JWT
+    if uses_keys:
+        check_key_source(public_keys=public_keys or [], jwks_uri=jwks_uri)
+    # A private_key_jwt app still gets a random secret's hash (the column is the toolkit's), but
+    # nobody ever sees it and the validator never accepts a secret for such an app.
     secret = generate_client_secret()
     now = timezone.now()
     app = OAuthApp(
@@ -134,10 +145,14 @@ def oauth_app_create(
         authorization_grant_type=OAuthApp.GRANT_CLIENT_CREDENTIALS,
         client_secret=secret,
         hash_client_secret=True,
-        secret_created_at=now,
-        secret_expires_at=policies.secret_expires_at(
-            organization.secret_expiry_days, made_at=now
-        ),
+        secret_created_at=None if uses_keys else now,
+        # A private_key_jwt app's secret is never shown nor used: it does not expire.
+        secret_expires_at=None
+        if uses_keys
+        else policies.secret_expires_at(organization.secret_expiry_days, made_at=now),
+        client_auth=client_auth,
+        public_keys=(public_keys or []) if uses_keys else [],
+        jwks_uri=jwks_uri if uses_keys else "",
     )
     app.full_clean(exclude=["client_secret"], validate_constraints=False)
     _save(app)
@@ -151,9 +166,10 @@ def oauth_app_create(
             "scopes": app.scopes,
             "ttl_minutes": app.access_token_ttl_minutes,
             **secret_expiry_data(app),
+            **key_audit_data(app),
         },
     )
-    return app, secret
+    return app, None if uses_keys else secret
 
 
 @transaction.atomic

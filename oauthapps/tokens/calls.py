@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_plus
 
+import jwt
 from django.http import HttpRequest
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
@@ -53,6 +54,7 @@ class Call:
     error: errors.OAuth2Error | None = None
     decision: Decision = field(default_factory=Decision)
     trust_memory: bool = True
+    assertion_used: bool = False  # its client assertion's single use is recorded
 
     @classmethod
     def read(cls, request: HttpRequest, endpoint: str) -> "Call":
@@ -90,9 +92,20 @@ class Call:
 
     @property
     def client_id(self) -> str:
-        """The client the request claims to be (for the rate limits), "" if none."""
+        """The client the request claims to be (for the rate limits), "" if none: from Basic,
+        else the form's client_id, else the unverified `iss` of its client assertion."""
         basic = self.basic
-        return basic[0] if basic is not None else self.form.get("client_id", "")
+        if basic is not None:
+            return basic[0]
+        if self.form.get("client_id") or "client_assertion" not in self.form:
+            return self.form.get("client_id", "")
+        try:
+            claims = jwt.decode(
+                self.form["client_assertion"], options={"verify_signature": False}
+            )
+        except jwt.InvalidTokenError:
+            return ""
+        return claims.get("iss") if isinstance(claims.get("iss"), str) else ""
 
     def credentials(self, request: Request | None = None) -> tuple[str, str]:
         """(client_id, secret), presented in exactly one way (RFC 6749 §2.3.1); raises the §5.2

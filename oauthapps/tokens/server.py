@@ -116,9 +116,12 @@ class ConsoleOAuthLibCore(OAuthLibCore):
         else:
             headers, body, status = self._decide(call, respond)
         if status == 401:
-            # RFC 6749 §5.2: the challenge of the scheme the client should use (oauthlib's says
-            # Bearer).
-            headers["WWW-Authenticate"] = BASIC_CHALLENGE
+            # RFC 6749 §5.2: the challenge of the scheme the client used (oauthlib's says Bearer);
+            # none to a client assertion, which Basic would not help (its libraries would then
+            # report the challenge instead of the error).
+            headers.pop("WWW-Authenticate", None)
+            if "client_assertion" not in call.form:
+                headers["WWW-Authenticate"] = BASIC_CHALLENGE
             ratelimit.record_failure(ip=call.ip)
         return headers, body, status
 

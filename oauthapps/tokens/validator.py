@@ -1,8 +1,10 @@
 """The toolkit's OAuth2Validator, narrowed to what this console offers (DESIGN.md §6).
 
 - Clients are confidential server-to-server apps: they authenticate with HTTP Basic
-  (client_secret_basic) or form fields (client_secret_post), never both, and only use
-  client_credentials. A disabled app fails authentication (invalid_client).
+  (client_secret_basic) or form fields (client_secret_post), never both, or, when registered for
+  it, with a client assertion only (private_key_jwt: oauthapps/client_assertions.py, whose
+  single-use jti is one more INSERT). They only use client_credentials. A disabled app fails
+  authentication (invalid_client).
 - The secret is checked with Django's check_password (constant time) against the app's hash and,
   during a rotation overlap, against the previous secret's hash. A client whose secret matched
   is then held to its app's policies (oauthapps/policies.py: the secret's expiry, the IP
@@ -23,6 +25,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
+from oauthapps import client_assertions
 from oauthapps import scopes as scope_grammar
 from oauthapps.models import OAuthApp
 from oauthapps.services.client_policies import client_policy_refusal
@@ -77,19 +80,31 @@ class ConsoleOAuth2Validator(OAuth2Validator):
 
     def authenticate_client(self, request: Request, *args, **kwargs) -> bool:
         call = calls.current()
-        client_id, secret = call.credentials(request)
-        if call.endpoint == "token":
-            app = self._app_for_token_request(call, client_id)
-        else:
-            app = selectors.oauth_app_by_client_id(client_id=client_id)
-        generation = None
-        if app is not None and not app.is_disabled:
-            generation = matching_secret_generation(app, secret)
-        # One answer for unknown, wrong and disabled: the response must not tell them apart.
-        if generation is None:
-            raise errors.InvalidClientError(
-                description="Client authentication failed.", request=request
+        if client_assertions.presented(request):  # private_key_jwt (RFC 7523 §2.2)
+            app = client_assertions.authenticate(
+                request,
+                issuer=call.issuer,
+                load_app=lambda client_id: self._app(call, client_id),
+                record_use=not call.assertion_used,
             )
+            call.assertion_used = True
+            generation = app.secret_generation
+        else:
+            client_id, secret = call.credentials(request)
+            app = self._app(call, client_id)
+            generation = None
+            if app is not None and not app.is_disabled:
+                if app.uses_private_key_jwt:
+                    raise errors.InvalidClientError(
+                        description=client_assertions.SECRET_NOT_ACCEPTED,
+                        request=request,
+                    )
+                generation = matching_secret_generation(app, secret)
+            # One answer for unknown, wrong and disabled: the response must not tell them apart.
+            if generation is None:
+                raise errors.InvalidClientError(
+                    description="Client authentication failed.", request=request
+                )
         refusal = client_policy_refusal(
             app, generation, call.source_address, record=not call.decision.from_memory
         )
@@ -100,10 +115,11 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         request.client_id = app.client_id
         return True
 
-    def _app_for_token_request(
-        self, call: calls.Call, client_id: str
-    ) -> OAuthApp | None:
-        """The app and the grants the org rules choose from: remembered, or read now."""
+    def _app(self, call: calls.Call, client_id: str) -> OAuthApp | None:
+        """The client's app; for a token request with the grants the org rules choose from,
+        remembered or read now."""
+        if call.endpoint != "token":
+            return selectors.oauth_app_by_client_id(client_id=client_id)
         decision = call.decision
         # A malformed orgId is refused by validate_scopes, once the client is authenticated.
         org_id = parse_org_id(call.form.get("orgId"))[0]

@@ -12,12 +12,15 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 
 from console.http import json_methods
 from console.issuer import issuer
+from oauthapps import client_assertions
 from oauthapps import scopes as scope_grammar
 from oauthapps.selectors import known_scopes
 from oauthapps.tokens import keys
 from oauthapps.tokens.server import ConsoleOAuthLibCore
 
-AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+# The JWS algorithms of client assertions (private_key_jwt).
+AUTH_SIGNING_ALGS = list(client_assertions.ALGORITHMS)
 # Public documents: short enough that a rotated key or a new service shows up quickly.
 PUBLIC_CACHE = "public, max-age=60"
 
@@ -42,21 +45,21 @@ def _url(request: HttpRequest, name: str) -> str:
 
 @json_methods("POST")
 @login_not_required
-@sensitive_post_parameters("client_secret")
+@sensitive_post_parameters("client_secret", "client_assertion")
 def token(request: HttpRequest) -> HttpResponse:
     return _oauth_response(*oauthlib_core().create_token_response(request))
 
 
 @json_methods("POST")
 @login_not_required
-@sensitive_post_parameters("client_secret", "token")
+@sensitive_post_parameters("client_secret", "client_assertion", "token")
 def introspect(request: HttpRequest) -> HttpResponse:
     return _oauth_response(*oauthlib_core().create_introspect_response(request))
 
 
 @json_methods("POST")
 @login_not_required
-@sensitive_post_parameters("client_secret", "token")
+@sensitive_post_parameters("client_secret", "client_assertion", "token")
 def revoke(request: HttpRequest) -> HttpResponse:
     return _oauth_response(*oauthlib_core().create_revocation_response(request))
 
@@ -81,8 +84,11 @@ def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
             # Required by RFC 8414; empty because there is no authorization endpoint.
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "token_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
             "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+            "introspection_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
             "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            "revocation_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
             "scopes_supported": scope_grammar.normalize(known_scopes()),
             "service_documentation": _url(request, "api:openapi"),
         }

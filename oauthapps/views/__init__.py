@@ -1,5 +1,5 @@
 """OAuth app pages, one module per concern (STYLE.md §1): the wizard, the list and app page,
-edit/delete, the secret, the orgs an app is added to, and the org's audit log."""
+edit/delete, the secret or public keys, the orgs an app is added to, and the org's audit log."""
 
 from oauthapps.views.apps import app_detail, app_list
 from oauthapps.views.audit import audit_log, audit_log_export
@@ -8,6 +8,11 @@ from oauthapps.views.grants import (
     app_add_to_orgs,
     app_regrant,
     app_remove_from_org,
+)
+from oauthapps.views.keys import (
+    app_add_public_key,
+    app_change_jwks_uri,
+    app_remove_public_key,
 )
 from oauthapps.views.manage import app_delete, app_edit
 from oauthapps.views.secrets import (
@@ -19,8 +24,10 @@ from oauthapps.views.wizard import app_add_to_org, app_create
 
 __all__ = [
     "app_add_by_client_id",
+    "app_add_public_key",
     "app_add_to_org",
     "app_add_to_orgs",
+    "app_change_jwks_uri",
     "app_create",
     "app_delete",
     "app_detail",
@@ -30,6 +37,7 @@ __all__ = [
     "app_regenerate_secret",
     "app_regrant",
     "app_remove_from_org",
+    "app_remove_public_key",
     "app_rotate_secret",
     "audit_log",
     "audit_log_export",

@@ -14,12 +14,14 @@ from django.utils.cache import add_never_cache_headers
 from console.http import AuthedRequest
 from console.issuer import issuer
 from oauthapps import policies, selectors, services
+from oauthapps.client_keys import MAX_KEYS
 from oauthapps.credentials import credentials_data_url, credentials_filename
 from oauthapps.forms import DeleteAppForm, RotateSecretForm, SecretChangeForm
+from oauthapps.key_forms import AddPublicKeysForm, JWKSURLForm, RemovePublicKeyForm
 from oauthapps.models import OAuthApp
 from oauthapps.usage import oauth_app_usage
 from orgs.models import Organization
-from orgs.permissions import Action, orgs_allowing, secret_refusal
+from orgs.permissions import Action, key_refusal, orgs_allowing, secret_refusal
 
 
 def credentials_context(
@@ -139,7 +141,21 @@ def app_page_context(request: AuthedRequest, app: OAuthApp) -> dict[str, Any]:
         "refused_addresses": selectors.refused_addresses_for_app(app=app)
         if is_owned and app.allowed_networks
         else [],
+        **(_keys_context(request, app, can_manage) if app.uses_private_key_jwt else {}),
         **_secret_context(app),
+    }
+
+
+def _keys_context(
+    request: AuthedRequest, app: OAuthApp, can_manage: bool
+) -> dict[str, Any]:
+    """The public keys' card of a private_key_jwt app: what may be done, and its dialogs' forms."""
+    return {
+        "key_refusal": key_refusal(request.membership, app) if can_manage else "",  # type: ignore[attr-defined]
+        "can_add_key": not app.jwks_uri and len(app.public_keys) < MAX_KEYS,
+        "add_key_form": AddPublicKeysForm(app=app),
+        "remove_key_form": RemovePublicKeyForm(),
+        "jwks_form": JWKSURLForm(initial={"jwks_uri": app.jwks_uri}),
     }
 
 

@@ -28,6 +28,8 @@ def app_regenerate_secret(
     request: AuthedRequest, org_id: UUID, app_id: int
 ) -> HttpResponse:
     app = _app_whose_secret_they_may_have(request, app_id)
+    if app.uses_private_key_jwt:
+        return _has_no_secret(request, app)
     initial = {"fingerprint": services.secret_fingerprint(app)}
     form = SecretChangeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -56,6 +58,8 @@ def app_rotate_secret(
     request: AuthedRequest, org_id: UUID, app_id: int
 ) -> HttpResponse:
     app = _app_whose_secret_they_may_have(request, app_id)
+    if app.uses_private_key_jwt:
+        return _has_no_secret(request, app)
     initial = {"fingerprint": services.secret_fingerprint(app)}
     form = RotateSecretForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -86,6 +90,16 @@ def _app_whose_secret_they_may_have(request: AuthedRequest, app_id: int) -> OAut
     if refusal:
         raise PermissionDenied(refusal)
     return app
+
+
+def _has_no_secret(request: AuthedRequest, app: OAuthApp) -> HttpResponse:
+    """Regenerate and Rotate do not apply to an app that authenticates with its private key."""
+    messages.info(
+        request,
+        f"{app.name} authenticates with a private key JWT: it has no client secret. Manage its "
+        "public keys instead.",
+    )
+    return redirect("oauthapps:app_detail", org_id=request.org.pk, app_id=app.pk)
 
 
 @require_POST

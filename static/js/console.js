@@ -78,6 +78,22 @@
     // own `autofocus` does it on a full load; this covers a step swapped in by htmx).
     var summary = root.querySelector && root.querySelector("[data-error-summary]");
     if (summary && document.activeElement !== summary) summary.focus();
+    // [data-shown-with="name=value"]: shown only while the radio button `name` with `value` is
+    // checked (e.g. the key fields of Private key JWT). Without JS it always shows.
+    root.querySelectorAll("[data-shown-with]").forEach(function (el) {
+      if (el.dataset.bound) return;
+      el.dataset.bound = "1";
+      var parts = el.dataset.shownWith.split("=");
+      var form = el.closest("form");
+      if (!form) return;
+      var radios = form.querySelectorAll('input[type="radio"][name="' + parts[0] + '"]');
+      var sync = function () {
+        var checked = form.querySelector('input[type="radio"][name="' + parts[0] + '"]:checked');
+        el.hidden = !checked || checked.value !== parts[1];
+      };
+      radios.forEach(function (radio) { radio.addEventListener("change", sync); });
+      sync();
+    });
     // [data-js-only]: controls that need JavaScript (e.g. Copy buttons), hidden until it runs.
     root.querySelectorAll("[data-js-only]").forEach(function (el) { el.hidden = false; });
     // [data-scope-group]: its [data-select-all] box ticks every [data-select-member] box and

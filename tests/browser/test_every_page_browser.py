@@ -21,6 +21,7 @@ from orgs import services as org_services
 from orgs.models import AuditEvent, Membership, OrganizationService, Service
 from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory
+from tests.tokens.assertions import key_pair
 
 pytestmark = [
     pytest.mark.browser,
@@ -85,10 +86,19 @@ def world(db):
         scopes=["org:member"],
     )
     oauth_app_add_to_org(app=theirs, org=org, added_by=owner)
+    keyed, _ = oauth_app_create(
+        organization=org,
+        created_by=owner,
+        name="Key Signer",
+        access_token_ttl_minutes=30,
+        scopes=["org:member"],
+        client_auth="private_key_jwt",
+        public_keys=key_pair("RS256").records() + key_pair("ES256").records(),
+    )
     AuditEvent.objects.create(
         organization=org, action="app.edit", actor=owner, actor_label=owner.email
     )
-    return {"owner": owner, "org": org, "app": app, "theirs": theirs}
+    return {"owner": owner, "org": org, "app": app, "theirs": theirs, "keyed": keyed}
 
 
 def signed_in_context(browser, live_server, user: User, **options):
@@ -161,7 +171,12 @@ def check_phone_tablet_desktop(
 
 
 def console_pages(world) -> list[tuple[str, str]]:
-    org, app, theirs = world["org"], world["app"], world["theirs"]
+    org, app, theirs, keyed = (
+        world["org"],
+        world["app"],
+        world["theirs"],
+        world["keyed"],
+    )
     base = f"/orgs/{org.pk}"
     return [
         ("overview", f"{base}/"),
@@ -178,6 +193,13 @@ def console_pages(world) -> list[tuple[str, str]]:
         ("app-add-to-orgs", f"{base}/oauth-apps/{app.pk}/add-to-organizations/"),
         ("app-remove", f"{base}/oauth-apps/{theirs.pk}/remove-from-organization/"),
         ("add-by-client-id", f"{base}/oauth-apps/add-by-client-id/"),
+        ("app-page-keys", f"{base}/oauth-apps/{keyed.pk}/"),
+        ("app-add-key", f"{base}/oauth-apps/{keyed.pk}/public-keys/add/"),
+        (
+            "app-remove-key",
+            f"{base}/oauth-apps/{keyed.pk}/public-keys/remove/"
+            f"?thumbprint={keyed.public_keys[0]['thumbprint']}",
+        ),
         ("audit-log", f"{base}/audit-log/"),
         ("notifications", "/notifications/"),
         ("org-create", "/orgs/new/"),

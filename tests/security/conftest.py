@@ -4,4 +4,5 @@ from tests.tokens.fixtures import (  # noqa: F401
     contains,
     fresh_key_cache,
     make_app,
+    make_key_app,
 )

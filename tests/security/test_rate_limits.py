@@ -112,6 +112,24 @@ def test_form_authentication_counts_against_the_same_client_limit(
     assert_429(post_form(api_client, TOKEN, form), "for this client")
 
 
+def test_client_assertions_count_against_the_limit_of_the_client_they_name(
+    api_client, org, make_key_app, limits
+):
+    """A private_key_jwt client may send no client_id: the assertion's iss names it."""
+    from tests.tokens.assertions import assertion, assertion_form, key_pair
+
+    key = key_pair("ES256")
+    app = make_key_app(org, key, scopes=["org:member"], add_to=[org])
+    limits(per_client=2)
+    audience = "http://127.0.0.1:8000/oauth/token"
+    for _ in range(2):
+        signed = assertion(key, app.client_id, audience)
+        assert post_form(api_client, TOKEN, assertion_form(signed)).status_code == 200
+
+    signed = assertion(key, app.client_id, audience)
+    assert_429(post_form(api_client, TOKEN, assertion_form(signed)), "for this client")
+
+
 def test_an_address_over_its_limit_gets_429_whatever_client_it_uses(
     api_client, app, other_app, limits
 ):

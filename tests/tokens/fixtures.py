@@ -106,6 +106,40 @@ def make_app(catalog, owner) -> Callable[..., Credentials]:
 
 
 @pytest.fixture
+def make_key_app(catalog, owner) -> Callable[..., OAuthApp]:
+    """make_key_app(org, key_pair, scopes=[...], add_to=[...]): a private_key_jwt app
+    registering that key pair's public key (or `jwks_uri=...` instead), as the wizard does."""
+    counter = iter(range(1, 10_000))
+
+    def make(
+        org: Organization,
+        *keys,
+        scopes: list[str],
+        ttl: int = 30,
+        add_to: list[Organization] | None = None,
+        jwks_uri: str = "",
+        name: str | None = None,
+    ) -> OAuthApp:
+        records = [record for key in keys for record in key.records()]
+        app, secret = oauth_app_create(
+            organization=org,
+            created_by=owner,
+            name=name or f"Key app {next(counter)}",
+            access_token_ttl_minutes=ttl,
+            scopes=scopes,
+            client_auth=OAuthApp.ClientAuth.PRIVATE_KEY_JWT,
+            public_keys=records,
+            jwks_uri=jwks_uri,
+        )
+        assert secret is None
+        for target in add_to or []:
+            oauth_app_add_to_org(app=app, org=target, added_by=owner)
+        return app
+
+    return make
+
+
+@pytest.fixture
 def api_client() -> Client:
     """A test client with no session: what a script talking to the console looks like."""
     return Client()

@@ -65,7 +65,17 @@ def test_metadata_describes_the_server(api_client, catalog, settings):
         "introspection_endpoint_auth_methods_supported",
         "revocation_endpoint_auth_methods_supported",
     ):
-        assert metadata[field] == ["client_secret_basic", "client_secret_post"]
+        assert metadata[field] == [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ]
+    for field in (
+        "token_endpoint_auth_signing_alg_values_supported",
+        "introspection_endpoint_auth_signing_alg_values_supported",
+        "revocation_endpoint_auth_signing_alg_values_supported",
+    ):
+        assert metadata[field] == ["RS256", "ES256", "EdDSA", "Ed25519"]
     assert metadata["scopes_supported"][:3] == ["org:owner", "org:admin", "org:member"]
     assert "svc:compute:admin" in metadata["scopes_supported"]
     assert "svc:billing:viewer" in metadata["scopes_supported"]
