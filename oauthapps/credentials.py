@@ -30,6 +30,12 @@ def credentials_document(
             ]
     else:
         authentication = {"client_secret": client_secret}
+    if not app.uses_private_key_jwt:
+        # The organization's secret expiry policy (oauthapps/policies.py); null: never.
+        expires = app.secret_expires_at
+        expiry = {"client_secret_expires_at": _utc(expires) if expires else None}
+    else:
+        expiry = {}
     return {
         "type": app.app_type,
         "name": app.name,
@@ -42,10 +48,7 @@ def credentials_document(
         "scopes": list(app.scopes),
         "access_token_ttl_minutes": app.access_token_ttl_minutes,
         "created_at": _utc(app.created),
-        # The organization's secret expiry policy (oauthapps/policies.py); null: never.
-        "client_secret_expires_at": _utc(app.secret_expires_at)
-        if app.secret_expires_at
-        else None,
+        **expiry,
     }
 
 
