@@ -50,7 +50,8 @@ bench: $(VENV)/.installed-run
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Every console page at scale (seed_scale on a throwaway PostgreSQL database): SQL, p50/p95, bytes.
-# BENCH_CONSOLE_DATABASE_URL picks the database; BENCH_CONSOLE_ARGS="--repeat 40 --keep" passes options.
+# BENCH_CONSOLE_DATABASE_URL picks the database; BENCH_CONSOLE_ARGS="--repeat 40 --keep" passes options
+# (--reuse: an already seeded database; --only TEXT: the pages whose name contains it).
 bench-console: $(VENV)/.installed-run
 	$(BIN)/python bench/console.py $(BENCH_CONSOLE_ARGS)
 

@@ -37,6 +37,7 @@ def configure(database_url: str) -> None:
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DJANGO_ALLOWED_HOSTS": "testserver",
+            "CONSOLE_ISSUER": "http://testserver",
             "DJANGO_SECURE_SSL_REDIRECT": "false",
             "DJANGO_LOG_LEVEL": "WARNING",
             "DATABASE_URL": database_url,
@@ -97,6 +98,7 @@ def pages() -> list[tuple[str, str, dict]]:
         ("app page (owned)", f"{base}/oauth-apps/{owned.pk}/", {}),
         ("app page (added)", f"{base}/oauth-apps/{foreign.pk}/", {}),
         ("audit log", f"{base}/audit-log/", {}),
+        ("audit log: search", f"{base}/audit-log/?q=app-0", {}),
         ("audit log: filtered", f"{base}/audit-log/?action=app.edit&q=app-0", {}),
         ("audit log: last page", f"{base}/audit-log/?page=last", {}),
         ("notifications", "/notifications/", {}),
@@ -152,6 +154,13 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="use an already seeded database as it is"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="measure only the pages whose name contains TEXT (repeatable)",
+    )
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--apps", type=int, default=10_000)
     parser.add_argument("--foreign-apps", type=int, default=2_000)
@@ -193,7 +202,12 @@ def main() -> int:
         client = Client()
         client.force_login(User.objects.get(email=OWNER_EMAIL))
         rows, failures = [], 0
-        for label, url, data in pages():
+        chosen = [
+            page
+            for page in pages()
+            if not args.only or any(text in page[0] for text in args.only)
+        ]
+        for label, url, data in chosen:
             count, times, cpu, size, status = measure(client, url, data, args.repeat)
             p50 = statistics.median(times)
             p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]

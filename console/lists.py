@@ -295,7 +295,9 @@ class ListPaginator(Paginator):
         items = self.object_list
         if self.count_limit is None or not isinstance(items, QuerySet):
             return super().count
-        return items[: self.count_limit + 1].count()
+        # Any count_limit + 1 rows count the same: unordered, the database needs no sort and
+        # stops at the first ones it finds (a sort read and ordered every match first).
+        return items.order_by()[: self.count_limit + 1].count()
 
     @property
     def is_capped(self) -> bool:

@@ -129,6 +129,12 @@ class OAuthApp(AbstractApplication):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         verbose_name = "OAuth app"
         ordering = ["name"]
+        indexes = [
+            # The apps list's default sort, both ways: its first and last pages come from here.
+            # On PostgreSQL the search also has trigram indexes on UPPER(name), UPPER(description)
+            # and UPPER(client_id), created by migration 0005 alone (SQLite cannot have them).
+            models.Index(fields=["name", "id"], name="oauthapp_name_id"),
+        ]
         constraints = [
             # "Billing" and "billing" are one name: the database refuses the second even when
             # two requests create them at once (the service's own check cannot see an

@@ -223,6 +223,8 @@ class AuditEvent(models.Model):
                 fields=["organization", "target_type", "target_id"],
                 name="auditevent_org_target",
             ),
+            # On PostgreSQL the search has trigram indexes on UPPER(actor_label) and
+            # UPPER(target_label), created by migration 0005 alone (SQLite cannot have them).
         ]
 
     def __str__(self) -> str:
