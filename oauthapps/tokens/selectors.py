@@ -17,8 +17,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
-from django.db import InterfaceError, OperationalError, connection, models
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    models,
+)
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Case, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -102,13 +111,32 @@ def reconnect_if_broken() -> bool:
     return True
 
 
+# One Django cursor per database connection (per thread) for the hot statements: making a cursor costs as much
+# as running one of them (measured: 85 µs for SELECT 1 on a new cursor, 50 µs on a kept one).
+_cursors: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def hot_cursor() -> CursorWrapper:
+    """Django's cursor for the token service's statements, kept for the life of the database
+    connection (a new one while queries are being logged, so that they are)."""
+    wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's (the proxy is not hashable)
+    wrapper.ensure_connection()
+    if wrapper.queries_logged:
+        return wrapper.cursor()
+    raw, cursor = _cursors.get(wrapper, (None, None))
+    if raw is not wrapper.connection:
+        cursor = wrapper.cursor()
+        _cursors[wrapper] = (wrapper.connection, cursor)
+    return cursor
+
+
 def _fetch_all(sql: str, params: list[object]) -> list[tuple]:
     """Run a read on Django's cursor; once more on a new connection if the pooled one broke."""
     for attempt in (1, 2):
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
+            cursor = hot_cursor()
+            cursor.execute(sql, params)
+            return cursor.fetchall()
         except BROKEN_CONNECTION_ERRORS:
             if attempt == 2 or not reconnect_if_broken():
                 raise

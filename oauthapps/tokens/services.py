@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from oauthapps.models import OAuthApp
-from oauthapps.tokens import keys, state
+from oauthapps.tokens import keys, selectors, state
 from oauthapps.tokens.access_tokens import NewToken
 from oauthapps.tokens.models import IssuedToken, SigningKey
 from orgs.models import Organization
@@ -88,10 +88,9 @@ def issued_token_record(
         secret_generation,
         version,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), values)
-        recorded = cursor.rowcount == 1
-    if not recorded:
+    cursor = selectors.hot_cursor()
+    cursor.execute(_insert_sql(connection.vendor), values)
+    if cursor.rowcount != 1:
         raise Unconfirmed
 
 
