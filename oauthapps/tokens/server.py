@@ -37,8 +37,9 @@ ERROR_HEADERS = {
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
 }
-# A decision from memory that the database did not confirm is taken again from the database;
-# the third time, the answer stands (changes that fast are an attack on the service itself).
+# Passes of the pipeline for one request: a decision from memory that the database did not
+# confirm is taken again from the database (whose decision is recorded as it is), and a pooled
+# connection found broken is replaced once.
 ATTEMPTS = 3
 
 Response = tuple[dict[str, str], str, int]

@@ -38,12 +38,12 @@ class Unconfirmed(Exception):
 @cache
 def _insert_sql(vendor: str) -> str:
     """The INSERT of one IssuedToken row, only while the token state version is the one given as
-    the last parameter (state.py)."""
+    the last parameter but one (state.py), or in any case when the last parameter is true."""
     fields = [IssuedToken._meta.get_field(name) for name in _INSERTED_FIELDS]
     table = connection.ops.quote_name(IssuedToken._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    condition = f"WHERE {state.version_sql()} = %s"
+    condition = f"WHERE ({state.version_sql()} = %s OR %s)"
     if vendor == "postgresql":
         # Commit without waiting for the WAL flush (this statement only; see issued_token_record).
         return (
@@ -56,20 +56,21 @@ def _insert_sql(vendor: str) -> str:
 
 def issued_token_record(
     *,
-    version: int,
+    version: int | None,
     token: NewToken,
     app_id: int,
     organization_id: UUID,
     secret_generation: int,
 ) -> None:
-    """Record a token just issued (the row introspection, revocation and the API read), if the
-    token state version is still `version`, the one its app and grants were read at; raises
-    Unconfirmed otherwise, having written nothing.
+    """Record a token just issued: the row introspection, revocation and the API read.
 
-    This one statement is the token endpoint's only one on a warm worker: it both confirms that
-    nothing the decision depended on changed since (anywhere, on any instance) and writes the row,
-    in one snapshot. It runs without a transaction of its own: a single statement is atomic, and
-    BEGIN/COMMIT would be one more round trip per token.
+    With a `version` (the token was decided from what this process remembers, read at that token
+    state version), only if the version is still the same; raises Unconfirmed otherwise, having
+    written nothing. This one statement is the token endpoint's only one on a warm worker: it both
+    confirms that nothing the decision depended on changed since (anywhere, on any instance) and
+    writes the row, in one snapshot. Without one (the decision was read from the database just
+    now), it writes the row, as any decision of the moment would. It runs without a transaction
+    of its own: a single statement is atomic, and BEGIN/COMMIT would be one more round trip.
 
     On PostgreSQL it commits with `synchronous_commit = off` (set for its own transaction only):
     the row is visible to every other connection as soon as the statement returns, but the commit
@@ -86,7 +87,8 @@ def issued_token_record(
         ops.adapt_datetimefield_value(token.issued_at),
         ops.adapt_datetimefield_value(token.expires_at),
         secret_generation,
-        version,
+        version if version is not None else state.UNKNOWN,
+        version is None,
     ]
     cursor = selectors.hot_cursor()
     cursor.execute(_insert_sql(connection.vendor), values)

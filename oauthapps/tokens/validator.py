@@ -11,9 +11,9 @@
   allowlist): a refusal is invalid_client with a description saying which.
 - For a token request the app, its grants and their organizations' services come from what this
   process remembers (state.apps) when it has them, else from one statement
-  (selectors.oauth_app_for_token_request). The token's row is then recorded only if nothing
-  changed since they were read (services.issued_token_record, one statement); otherwise the
-  pipeline decides again from the database (server.ConsoleOAuthLibCore).
+  (selectors.oauth_app_for_token_request). A token decided from memory is recorded only if
+  nothing changed since (services.issued_token_record, one statement); otherwise the pipeline
+  decides again from the database (server.ConsoleOAuthLibCore).
 - Per-request state lives on the call being answered (calls.current() and its Decision).
 """
 
@@ -218,7 +218,7 @@ class ConsoleOAuth2Validator(OAuth2Validator):
         dropped unsent and the pipeline decides again: services.Unconfirmed)."""
         decision = calls.current().decision
         issued_token_record(
-            version=decision.version,
+            version=decision.version if decision.from_memory else None,
             token=decision.token,
             app_id=request.client.pk,
             organization_id=decision.org_id,

@@ -167,3 +167,28 @@ def test_any_form_gets_a_json_oauth_answer(api_client, app, params, authenticate
             "unsupported_grant_type",
             "unauthorized_client",
         }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changes_elsewhere_while_a_client_is_read_do_not_refuse_it(
+    api_client, app, monkeypatch
+):
+    """Every read of the app is followed by an unrelated change (what a busy console does: other
+    apps edited, tokens revoked): the decision read from the database is recorded as it is, so
+    the client still gets its token (`make soak` revokes tokens all along)."""
+    from oauthapps.tokens import selectors
+    from tests.factories import OrganizationFactory
+
+    other = OrganizationFactory()
+    read = selectors.oauth_app_for_token_request
+
+    def read_then_change(**kwargs):
+        answer = read(**kwargs)
+        other.name = f"{other.name}!"
+        other.save()  # moves the token state version
+        return answer
+
+    monkeypatch.setattr(selectors, "oauth_app_for_token_request", read_then_change)
+    for _ in range(3):
+        response = answer(api_client, b"grant_type=client_credentials", app.basic)
+        assert response.status_code == 200, response.content
