@@ -34,8 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-def run(cmd: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, text=True, **kwargs)
+def run(
+    cmd: list[str], env: dict[str, str], root: Path = ROOT, **kwargs
+) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, env=env, cwd=root, check=True, text=True, **kwargs)
 
 
 def bench_env(
@@ -88,14 +90,17 @@ def drop_database(env: dict[str, str], database_url: str) -> None:
     run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {db_name}"], env)
 
 
-def provision(env: dict[str, str], database_url: str, workdir: Path) -> dict:
-    """A fresh database with an org and an app added to it; returns the app's credentials JSON."""
+def provision(
+    env: dict[str, str], database_url: str, workdir: Path, root: Path = ROOT
+) -> dict:
+    """A fresh database with an org and an app added to it, set up by the checkout at `root`;
+    returns the app's credentials JSON."""
     admin_url, db_name = _admin_url(database_url)
     print(f"== throwaway database {db_name}")
     drop_database(env, database_url)
     run(["psql", admin_url, "-qc", f"CREATE DATABASE {db_name}"], env)
-    run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
-    creds_path = workdir / "credentials.json"
+    run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env, root)
+    creds_path = workdir / f"{db_name}.json"
     run(
         [
             PYTHON,
@@ -112,6 +117,7 @@ def provision(env: dict[str, str], database_url: str, workdir: Path) -> dict:
             f"--output={creds_path}",
         ],
         env,
+        root,
     )
     return json.loads(creds_path.read_text())
 
@@ -306,33 +312,9 @@ class Server:
         }
         self.process: subprocess.Popen | None = None
 
-    def run(self, cmd: list[str]) -> None:
-        subprocess.run(cmd, env=self.env, cwd=self.root, check=True, text=True)
-
     def start(self, workdir: Path) -> None:
-        admin_url, db_name = _admin_url(self.database_url)
-        print(f"== {self.label}: throwaway database {db_name}, {self.base}")
-        drop_database(self.env, self.database_url)
-        run(["psql", admin_url, "-qc", f"CREATE DATABASE {db_name}"], self.env)
-        self.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"])
-        creds_path = workdir / f"{db_name}.json"
-        self.run(
-            [
-                PYTHON,
-                "manage.py",
-                "create_oauth_app",
-                "--org=Bench Org",
-                "--create-org",
-                "--created-by=bench@example.com",
-                "--name=bench",
-                "--ttl=30",
-                "--scope=org:member",
-                "--scope=svc:compute:viewer",
-                "--add-to-org",
-                f"--output={creds_path}",
-            ]
-        )
-        creds = json.loads(creds_path.read_text())
+        print(f"== {self.label}: {self.base}")
+        creds = provision(self.env, self.database_url, workdir, self.root)
         self.basic = base64.b64encode(
             f"{creds['client_id']}:{creds['client_secret']}".encode()
         ).decode()
