@@ -147,8 +147,6 @@ class ConsoleOAuthLibCore(OAuthLibCore):
                     return answer
                 selectors.forget_client(call)
             call.trust_memory = False
-        return _error(
-            errors.TemporarilyUnavailableError(
-                description="The client's registration is changing; try again."
-            )
-        )
+        # Only the first pass can decide from memory, and a broken connection is replaced once:
+        # the third pass returns or raises.
+        raise AssertionError("unreachable")
