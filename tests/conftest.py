@@ -72,3 +72,25 @@ def fresh_rate_limits() -> None:
     from django.core.cache import caches
 
     caches["default"].clear()
+
+
+def _single_threaded_live_server_on_sqlite() -> None:
+    """On SQLite in memory, the live server's threads share the tests' one connection: two
+    requests at once (a browser's htmx request while the next click starts another) then read
+    each other's rows, and a page fails at random. One request at a time there (Django's server
+    then closes each connection after its answer, so browsers do not wait on it)."""
+    from django.conf import settings
+    from django.core.servers.basehttp import WSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class OneRequestAtATime(WSGIServer):
+        def __init__(self, *args, connections_override=None, **kwargs):
+            # (LiveServerThread has given its own thread the tests' connections already.)
+            super().__init__(*args, **kwargs)
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        LiveServerThread.server_class = OneRequestAtATime
+
+
+def pytest_configure(config) -> None:
+    _single_threaded_live_server_on_sqlite()
