@@ -15,13 +15,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_plus
 
-import jwt
 from django.http import HttpRequest
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from console.http import client_ip, source_address
 from console.issuer import issuer
+from oauthapps import client_assertions
 
 # A token request is a few hundred bytes; refuse anything far larger before parsing it.
 MAX_BODY_BYTES = 16 * 1024
@@ -100,12 +100,13 @@ class Call:
         if self.form.get("client_id") or "client_assertion" not in self.form:
             return self.form.get("client_id", "")
         try:
-            claims = jwt.decode(
-                self.form["client_assertion"], options={"verify_signature": False}
+            return client_assertions.claimed_client_id(
+                assertion_type=self.form.get("client_assertion_type"),
+                assertion=self.form["client_assertion"],
+                client_id=None,
             )
-        except jwt.InvalidTokenError:
-            return ""
-        return claims.get("iss") if isinstance(claims.get("iss"), str) else ""
+        except client_assertions.InvalidClientAssertion:
+            return ""  # refused by the validator, counted against the address
 
     def credentials(self, request: Request | None = None) -> tuple[str, str]:
         """(client_id, secret), presented in exactly one way (RFC 6749 §2.3.1); raises the §5.2
