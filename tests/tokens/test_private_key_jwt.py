@@ -458,3 +458,16 @@ def test_a_refused_assertion_gets_no_basic_challenge(api_client, app):
     )
     assert response.status_code == 401
     assert "WWW-Authenticate" not in response.headers
+
+
+def test_the_client_limit_counts_assertions_by_the_client_they_name(
+    api_client, app, key, settings
+):
+    # Authlib sends no client_id with an assertion: the per-client limit still applies.
+    settings.CONSOLE_TOKEN_RATE_PER_CLIENT = 2
+    for _ in range(2):
+        response = token_with(api_client, assertion(key, app.client_id, TOKEN_URL))
+        assert response.status_code == 200, response.content
+    response = token_with(api_client, assertion(key, app.client_id, TOKEN_URL))
+    assert response.status_code == 429
+    assert "for this client" in json.loads(response.content)["error_description"]
