@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import parse_qsl, unquote_plus
 
 from django.http import HttpRequest
@@ -71,7 +72,7 @@ class Call:
             error=error,
         )
 
-    @property
+    @cached_property
     def basic(self) -> tuple[str, str] | None:
         """(client_id, secret) from an `Authorization: Basic` header, None without a header;
         ("", "") for another scheme or one that cannot be decoded (a failed authentication).
@@ -139,6 +140,10 @@ class Call:
         return client_id, secret
 
 
+def _refused(description: str) -> errors.OAuth2Error:
+    return errors.InvalidRequestError(description=description)
+
+
 def _form(request: HttpRequest) -> dict[str, str] | errors.OAuth2Error:
     """The body's parameters (each sent once), or what is wrong with it as a form, before any
     OAuth processing. An empty body is an empty form."""
@@ -147,40 +152,28 @@ def _form(request: HttpRequest) -> dict[str, str] | errors.OAuth2Error:
     except ValueError:
         length = 0
     if length > MAX_BODY_BYTES:
-        return errors.InvalidRequestError(description="The request body is too large.")
+        return _refused("The request body is too large.")
     body = request.body
     if not body:
         return {}
     if (request.content_type or "").lower() != FORM_CONTENT_TYPE:
-        return errors.InvalidRequestError(
-            description="Send the parameters as application/x-www-form-urlencoded."
-        )
+        return _refused("Send the parameters as application/x-www-form-urlencoded.")
+    # A form has no other charset than UTF-8 (Django's own form parsing says so too).
+    charset = request.content_params.get("charset", "utf-8").lower()
     try:
-        # A form has no other charset than UTF-8 (Django's own form parsing says so too).
-        if request.content_params.get("charset", "utf-8").lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            raise UnicodeDecodeError("utf-8", b"", 0, 0, "charset")
+        if charset not in ("utf-8", "utf8"):
+            raise UnicodeDecodeError(charset, b"", 0, 0, "not UTF-8")
+        text = body.decode("utf-8")
         pairs = parse_qsl(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=MAX_PARAMETERS,
+            text, keep_blank_values=True, errors="strict", max_num_fields=MAX_PARAMETERS
         )
     except UnicodeDecodeError:
-        return errors.InvalidRequestError(
-            description="The request body is not valid UTF-8."
-        )
+        return _refused("The request body is not valid UTF-8.")
     except ValueError:
-        return errors.InvalidRequestError(
-            description="The request has too many parameters."
-        )
+        return _refused("The request has too many parameters.")
     form = dict(pairs)
     if len(form) != len(pairs):
-        return errors.InvalidRequestError(
-            description="A parameter is repeated; send each parameter once."
-        )
+        return _refused("A parameter is repeated; send each parameter once.")
     return form
 
 

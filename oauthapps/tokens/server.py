@@ -13,6 +13,7 @@ our validator (DESIGN.md §6). Every token, introspection and revocation answer 
 """
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest
 from oauth2_provider.oauth2_backends import OAuthLibCore
@@ -24,7 +25,8 @@ from oauthlib.oauth2 import (
     RevocationEndpoint,
     TokenEndpoint,
 )
-from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc6749 import errors, utils
+from oauthlib.oauth2.rfc6749.endpoints.base import catch_errors_and_unavailability
 
 from console import ratelimit
 from oauthapps.tokens import access_tokens, selectors
@@ -57,6 +59,19 @@ def _lowercase_token_type(token: dict) -> dict:
     return token
 
 
+class CallRequest(Request):
+    """oauthlib's Request for a token call. Its form comes already parsed by calls.Call, which
+    refuses repeated parameters, so none are duplicated; the query string (refused on a POST by
+    the endpoint) is split once, where oauthlib would parse the URI again on every look."""
+
+    duplicate_params = ()
+    uri_query = ""
+
+    def __init__(self, uri: str, http_method: str, body: list, headers: dict) -> None:
+        self.uri_query = urlsplit(uri).query
+        super().__init__(uri, http_method, body, headers)
+
+
 class ClientCredentialsServer(TokenEndpoint, IntrospectEndpoint, RevocationEndpoint):
     def __init__(
         self,
@@ -85,6 +100,17 @@ class ClientCredentialsServer(TokenEndpoint, IntrospectEndpoint, RevocationEndpo
                 request_validator,
                 supported_token_types=["access_token", "refresh_token"],
             )
+
+    @catch_errors_and_unavailability
+    def create_token_response(self, uri, http_method="POST", body=None, headers=None):
+        """TokenEndpoint's, on a CallRequest, with the one grant and token type there are."""
+        request = CallRequest(uri, http_method, body, headers)
+        self.validate_token_request(request)
+        request.scopes = utils.scope_to_list(request.scope)
+        request.extra_credentials = None
+        return self.default_grant_type_handler.create_token_response(
+            request, self.default_token_type
+        )
 
 
 def _error(error: errors.OAuth2Error) -> Response:

@@ -34,18 +34,8 @@ from oauthapps.tokens.services import issued_token_record, issued_token_revoke
 
 # error_description must stay within RFC 6749 §5.2's character set: never echo raw input.
 MAX_ECHOED_SCOPES = 10
-# RFC 7662's answer: these claims, in this order (token_type comes after the first two).
-INTROSPECTED_CLAIMS = [
-    "scope",
-    "client_id",
-    "exp",
-    "iat",
-    "sub",
-    "aud",
-    "iss",
-    "jti",
-    "org_id",
-]
+# RFC 7662's answer: scope, client_id and token_type, then these claims, in this order.
+INTROSPECTED_CLAIMS = ["exp", "iat", "sub", "aud", "iss", "jti", "org_id"]
 
 
 def parse_org_id(raw: str | None) -> tuple[uuid.UUID | None, bool]:
@@ -237,14 +227,10 @@ class ConsoleOAuth2Validator(OAuth2Validator):
             return None
         if selectors.issued_token_active(jti=verified.jti) is None:
             return None
-        claims = {name: verified.claims[name] for name in INTROSPECTED_CLAIMS}
-        return dict(
-            [
-                *list(claims.items())[:2],
-                ("token_type", "bearer"),
-                *list(claims.items())[2:],
-            ]
-        )
+        claims = verified.claims
+        answer = {"scope": claims["scope"], "client_id": claims["client_id"]}
+        answer["token_type"] = "bearer"
+        return answer | {name: claims[name] for name in INTROSPECTED_CLAIMS}
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
         """RFC 7009: revoke the calling app's token. Unknown or expired tokens need nothing done;
