@@ -238,7 +238,7 @@ else:
     # One worker's memory; room for the rate limits' counters of many clients and addresses.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "console.cache.LocalMemoryCache",
             "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     }

@@ -51,7 +51,7 @@ def _verdicts() -> list[ratelimit.Verdict]:
     return verdicts
 
 
-@pytest.mark.parametrize("store", ["redis", "file"])
+@pytest.mark.parametrize("store", ["redis", "file", "console"])
 def test_every_store_gives_the_same_verdicts(
     limits, settings, request, tmp_path, store
 ):
@@ -60,6 +60,15 @@ def test_every_store_gives_the_same_verdicts(
     local = _verdicts()
     if store == "redis":
         request.getfixturevalue("redis_cache")  # skips without Redis
+    elif (
+        store == "console"
+    ):  # a single instance's cache in production (console/cache.py)
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "console.cache.LocalMemoryCache",
+                "LOCATION": "other",
+            }
+        }
     else:
         settings.CACHES = {
             "default": {
