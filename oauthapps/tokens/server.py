@@ -53,9 +53,7 @@ def access_token_lifetime(request: Request) -> int:
 
 
 def _lowercase_token_type(token: dict) -> dict:
-    token["token_type"] = (
-        "bearer"  # DESIGN.md §6 (token types are case-insensitive anyway)
-    )
+    token["token_type"] = "bearer"  # DESIGN.md §6 (token types are case-insensitive)
     return token
 
 

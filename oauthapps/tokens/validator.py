@@ -9,11 +9,9 @@
   during a rotation overlap, against the previous secret's hash. A client whose secret matched
   is then held to its app's policies (oauthapps/policies.py: the secret's expiry, the IP
   allowlist): a refusal is invalid_client with a description saying which.
-- For a token request the app, its grants and their organizations' services come from what this
-  process remembers (state.apps) when it has them, else from one statement
-  (selectors.oauth_app_for_token_request). A token decided from memory is recorded only if
-  nothing changed since (services.issued_token_record, one statement); otherwise the pipeline
-  decides again from the database (server.ConsoleOAuthLibCore).
+- For a token request the app, its grants and their organizations' services come from this
+  process's memory (state.apps) or from the database (selectors.oauth_app_for_token_request);
+  server.py says how a decision from memory is confirmed.
 - Per-request state lives on the call being answered (calls.current() and its Decision).
 """
 
