@@ -51,10 +51,6 @@ _THUMBPRINT_MEMBERS = {"RSA": "e kty n", "EC": "crv kty x y", "OKP": "crv kty x"
 _PYJWT = get_default_algorithms()
 
 
-def configured_algorithm() -> str:
-    return settings.CONSOLE_TOKEN_SIGNING_ALG
-
-
 def algorithm_of(key) -> str:
     """The JWS algorithm a (private or public) key signs with; ValueError for other keys."""
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
@@ -101,7 +97,7 @@ def thumbprint(public_key) -> str:
 
 def generate_private_key_pem(algorithm: str | None = None) -> str:
     """A new private key (PKCS#8 PEM) for `algorithm` (default: the configured one)."""
-    algorithm = algorithm or configured_algorithm()
+    algorithm = algorithm or settings.CONSOLE_TOKEN_SIGNING_ALG
     if algorithm == "RS256":
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
     elif algorithm == "ES256":
@@ -129,19 +125,21 @@ def load_pem(kid: str, pem: str) -> LoadedKey:
 
 def load_configured_pem(pem: str) -> LoadedKey:
     """The production key from the environment, named by its thumbprint."""
-    algorithm = configured_algorithm()
+    algorithm = settings.CONSOLE_TOKEN_SIGNING_ALG
+    wanted = (
+        f"CONSOLE_SIGNING_KEY_PEM must be an unencrypted private key for {algorithm}"
+    )
     try:
         key = load_pem("", pem)
     except (ValueError, TypeError) as exc:
+        raise ValueError(f"{wanted}: {exc}") from None
+    if key.private_key is None:
         raise ValueError(
-            f"CONSOLE_SIGNING_KEY_PEM must be an unencrypted private key for {algorithm}: {exc}"
-        ) from None
-    if key.private_key is None or key.algorithm != algorithm:
+            "CONSOLE_SIGNING_KEY_PEM must be a private key, not a public one."
+        )
+    if key.algorithm != algorithm:
         raise ValueError(
-            f"CONSOLE_SIGNING_KEY_PEM must be an unencrypted private key for {algorithm} "
-            f"(CONSOLE_TOKEN_SIGNING_ALG); it is a {key.algorithm} key."
-            if key.private_key is not None
-            else "CONSOLE_SIGNING_KEY_PEM must be a private key, not a public one."
+            f"{wanted} (CONSOLE_TOKEN_SIGNING_ALG); it is a {key.algorithm} key."
         )
     return key
 
@@ -169,10 +167,8 @@ def clear_cache() -> None:
 def signing_key() -> LoadedKey:
     """The key that signs new tokens now. A database read at most once per REFRESH_SECONDS."""
     with _cache.lock:
-        if (
-            _cache.signing is None
-            or _clock() - _cache.signing_loaded_at >= REFRESH_SECONDS
-        ):
+        age = _clock() - _cache.signing_loaded_at
+        if _cache.signing is None or age >= REFRESH_SECONDS:
             key = _load_signing_key()
             _cache.signing, _cache.signing_loaded_at = key, _clock()
             _cache.public = {**_cache.public, key.kid: key}
@@ -185,12 +181,9 @@ def _load_signing_key() -> LoadedKey:
         key = load_configured_pem(configured)
         _register_configured_key(key)
         return key
-    row = (
-        SigningKey.objects.filter(retired_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
-    if row is not None and row.algorithm == configured_algorithm():
+    unretired = SigningKey.objects.filter(retired_at__isnull=True)
+    row = unretired.order_by("-created_at").first()
+    if row is not None and row.algorithm == settings.CONSOLE_TOKEN_SIGNING_ALG:
         key = load_pem(row.kid, row.private_key_pem)
         if key.private_key is not None:
             return key
@@ -261,11 +254,10 @@ def _published():
 def published_keys() -> list[LoadedKey]:
     """Every key whose tokens may still be valid, newest first: what the JWKS lists."""
     signing_key()  # makes sure the current key (generated or from the environment) is stored
-    keys = []
-    for row in _published():
-        key = _cache.public.get(row.kid) or load_pem(row.kid, row.private_key_pem)
-        keys.append(key)
-    return keys
+    return [
+        _cache.public.get(row.kid) or load_pem(row.kid, row.private_key_pem)
+        for row in _published()
+    ]
 
 
 def jwks() -> dict[str, list[dict[str, str]]]:
