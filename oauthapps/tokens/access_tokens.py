@@ -22,17 +22,7 @@ TOKEN_TYPE = "at+jwt"
 ACCEPTED_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # A token we issue is about 1 KB; anything much longer is not ours and is not parsed.
 MAX_TOKEN_LENGTH = 8192
-REQUIRED_CLAIMS = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "jti",
-    "client_id",
-    "scope",
-    "org_id",
-]
+REQUIRED_CLAIMS = "iss sub aud exp iat jti client_id scope org_id".split()  # noqa: SIM905
 
 
 def audience(issuer: str) -> str:
@@ -116,15 +106,6 @@ class AccessTokenClaims:
     claims: dict
 
 
-@dataclass(frozen=True, slots=True)
-class _Verified:
-    """A token this process has verified: its claims (their `iss` was checked against the issuer
-    of the moment) and the key object that verified them."""
-
-    claims: AccessTokenClaims
-    key: keys.LoadedKey
-
-
 def verify(
     token: str, *, issuer: str | None = None, allow_expired: bool = False
 ) -> AccessTokenClaims:
@@ -135,27 +116,24 @@ def verify(
     unless the token names a signing key this process has not seen yet.
 
     A client sends the same token with every call until it expires, so a token verified once is
-    remembered (state.verified_tokens) and its signature, JSON and claims are not checked again.
-    Each use still checks, as the first time would: that it has not expired, that its signing key
-    is still published (keys.verification_key answers with the very key object that verified it:
-    that object lives at most keys.REFRESH_SECONDS, after which the token is verified in full
-    again) and that the issuer is still ours. The caller must not change the returned claims.
+    remembered with the key object that verified it (state.verified_tokens). Each use still checks,
+    as the first time would: that it has not expired, that its signing key is still published
+    (keys.verification_key answers with that very object, which lives at most
+    keys.REFRESH_SECONDS) and that the issuer is still ours. The caller must not change the claims.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidAccessToken("The access token is malformed.")
     issuer = issuer or console_issuer.issuer()
-    verified: _Verified | None = state.verified_tokens.get(token)  # type: ignore[assignment]
-    if (
-        verified is not None
-        and keys.verification_key(verified.key.kid) is verified.key
-        and verified.claims.claims["iss"] == issuer
-    ):
-        if verified.claims.claims["exp"] <= time.time() and not allow_expired:
-            state.verified_tokens.discard(token)
-            raise InvalidAccessToken("The access token has expired.")
-        return verified.claims
+    remembered = state.verified_tokens.get(token)
+    if remembered is not None:
+        claims, key = remembered  # type: ignore[misc]
+        if keys.verification_key(key.kid) is key and claims.claims["iss"] == issuer:
+            if claims.claims["exp"] <= time.time() and not allow_expired:
+                state.verified_tokens.discard(token)
+                raise InvalidAccessToken("The access token has expired.")
+            return claims
     claims, key = _verify_in_full(token, issuer=issuer, allow_expired=allow_expired)
-    state.verified_tokens.put(token, _Verified(claims=claims, key=key), size=len(token))
+    state.verified_tokens.put(token, (claims, key), size=len(token))
     return claims
 
 
