@@ -18,17 +18,6 @@ from oauthapps.tokens.access_tokens import NewToken
 from oauthapps.tokens.models import IssuedToken, SigningKey
 from orgs.models import Organization
 
-# The columns the INSERT sets, in the order of its values (revoked_at stays NULL).
-_INSERTED_FIELDS = [
-    "jti",
-    "app",
-    "organization",
-    "scope",
-    "issued_at",
-    "expires_at",
-    "secret_generation",
-]
-
 
 class Unconfirmed(Exception):
     """The token was decided on data that changed before its row could be recorded: nothing was
@@ -39,7 +28,8 @@ class Unconfirmed(Exception):
 def _insert_sql(vendor: str) -> str:
     """The INSERT of one IssuedToken row, only while the token state version is the one given as
     the last parameter but one (state.py), or in any case when the last parameter is true."""
-    fields = [IssuedToken._meta.get_field(name) for name in _INSERTED_FIELDS]
+    # Every column but revoked_at (it stays NULL), in the model's order: that of the values.
+    fields = [f for f in IssuedToken._meta.concrete_fields if f.name != "revoked_at"]
     table = connection.ops.quote_name(IssuedToken._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
@@ -64,13 +54,11 @@ def issued_token_record(
 ) -> None:
     """Record a token just issued: the row introspection, revocation and the API read.
 
-    With a `version` (the token was decided from what this process remembers, read at that token
-    state version), only if the version is still the same; raises Unconfirmed otherwise, having
-    written nothing. This one statement is the token endpoint's only one on a warm worker: it both
-    confirms that nothing the decision depended on changed since (anywhere, on any instance) and
-    writes the row, in one snapshot. Without one (the decision was read from the database just
-    now), it writes the row, as any decision of the moment would. It runs without a transaction
-    of its own: a single statement is atomic, and BEGIN/COMMIT would be one more round trip.
+    With a `version` (the decision came from this process's memory, read at that token state
+    version: state.py), only if the version is still the same, else it writes nothing and raises
+    Unconfirmed: this one statement, a warm worker's only one, both confirms the decision and
+    records it, in one snapshot. Without one (the decision was just read from the database), it
+    writes the row. No transaction: one statement is atomic, and BEGIN/COMMIT is a round trip more.
 
     On PostgreSQL it commits with `synchronous_commit = off` (set for its own transaction only):
     the row is visible to every other connection as soon as the statement returns, but the commit
@@ -79,7 +67,7 @@ def issued_token_record(
     inactive by introspection. Revocations and every other write keep synchronous commits.
     """
     uuid_field, ops = IssuedToken._meta.pk, connection.ops
-    values = [  # _INSERTED_FIELDS, in order
+    values = [  # the model's fields but revoked_at, in order (_insert_sql)
         uuid_field.get_db_prep_value(token.jti, connection),
         app_id,
         uuid_field.get_db_prep_value(organization_id, connection),
