@@ -72,7 +72,9 @@ def _instance(model: type[models.Model], values: dict[str, object]) -> models.Mo
 def _active_token_sql(vendor: str) -> str:
     app, grant, token = _table(OAuthApp), _table(AppGrant), _table(IssuedToken)
     sql = state.versioned(
-        _ACTIVE_TOKEN_COLUMNS,
+        # The columns of a row of _active_token, in its order.
+        "t.jti, t.app_id, t.organization_id, t.scope, t.issued_at, t.expires_at, "
+        "o.name, o.created_at",
         f"""
         FROM {token} t
         JOIN {app} a ON a.id = t.app_id
@@ -85,18 +87,6 @@ def _active_token_sql(vendor: str) -> str:
         """,
     )
     return " ".join(sql.split())
-
-
-_ACTIVE_TOKEN_COLUMNS = [
-    "t.jti",
-    "t.app_id",
-    "t.organization_id",
-    "t.scope",
-    "t.issued_at",
-    "t.expires_at",
-    "o.name",
-    "o.created_at",
-]
 
 
 BROKEN_CONNECTION_ERRORS = (OperationalError, InterfaceError)
@@ -143,11 +133,6 @@ def _fetch_all(sql: str, params: list[object]) -> list[tuple]:
     raise AssertionError("unreachable")
 
 
-def _db_uuid(value: UUID) -> object:
-    """A UUID as this database stores it (native on PostgreSQL, 32 hex digits on SQLite)."""
-    return _UUID.get_db_prep_value(value, connection)
-
-
 def _uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
@@ -191,13 +176,9 @@ def oauth_app_for_token_request(
     so a decision confirmed against this version is never taken on older data. Remembered per
     (client_id, org_id) with the version (remembered_app). The caller must not change the app.
     """
-    app = None
-    if _is_valid_client_id(client_id):
-        app = (
-            OAuthApp.objects.annotate(state_version=RawSQL(state.version_sql(), []))
-            .filter(client_id=client_id)
-            .first()
-        )
+    apps = OAuthApp.objects.annotate(state_version=RawSQL(state.version_sql(), []))
+    valid = _is_valid_client_id(client_id)
+    app = apps.filter(client_id=client_id).first() if valid else None
     if app is None:
         return state.UNKNOWN, None, []
     grants = AppGrant.objects.filter(app=app).order_by(
@@ -239,7 +220,9 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
     now = timezone.now()
     cached = state.tokens.get(jti)
     seen = cached[0] if cached is not None else state.UNKNOWN
-    params = [_db_uuid(jti), connection.ops.adapt_datetimefield_value(now), False, seen]
+    # The jti as the database stores it: native on PostgreSQL, 32 hex digits on SQLite.
+    db_jti = _UUID.get_db_prep_value(jti, connection)
+    params = [db_jti, connection.ops.adapt_datetimefield_value(now), False, seen]
     version, rows = state.split(
         _fetch_all(_active_token_sql(connection.vendor), params)
     )

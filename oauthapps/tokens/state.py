@@ -37,8 +37,8 @@ def version_sql() -> str:
     return f"COALESCE((SELECT version FROM {table} WHERE id = 1), 0)"
 
 
-def versioned(columns: list[str], from_where: str) -> str:
-    """`SELECT columns from_where`, gated by the version.
+def versioned(columns: str, from_where: str) -> str:
+    """`SELECT columns from_where` (columns: their SQL list, "a, b"), gated by the version.
 
     Every row starts with (version, kind): one VERSION_ROW always, plus the query's rows as
     DATA_ROWs only if the version differs from the last parameter (the cached answer's version,
@@ -46,10 +46,10 @@ def versioned(columns: list[str], from_where: str) -> str:
     statement, so from one snapshot.
     """
     version = version_sql()
-    nulls = ", ".join("NULL" for _ in columns)
+    nulls = ", ".join("NULL" for _ in columns.split(","))
     return (
         f"SELECT {version}, {VERSION_ROW}, {nulls} "
-        f"UNION ALL SELECT {version}, {DATA_ROW}, {', '.join(columns)} {from_where} "
+        f"UNION ALL SELECT {version}, {DATA_ROW}, {columns} {from_where} "
         f"AND {version} <> %s"
     )
 
