@@ -1,20 +1,17 @@
 """Rate limits of the token service's endpoints, shared by every instance through the cache.
 
-Each limit is a number of requests per window of seconds (settings, from the environment; 0 turns
-it off): requests per client ID (`CONSOLE_TOKEN_RATE_PER_CLIENT`) and per source address
-(`CONSOLE_TOKEN_RATE_PER_IP`), both per `CONSOLE_TOKEN_RATE_WINDOW`; and failed client
-authentications per address (`CONSOLE_TOKEN_FAIL_RATE_PER_IP` per `CONSOLE_TOKEN_FAIL_WINDOW`):
-once over it, an address is answered 429 without its credentials being checked. The pipeline
-(oauthapps/tokens/server.py) calls `check` with the address and client ID it read, and
-`record_failure` after a 401. Over a limit: 429, `Retry-After` and the RFC 6749 §5.2 style error
-`slow_down` (the IANA registry's token endpoint error for "too fast", from RFC 8628).
+The limits (settings CONSOLE_TOKEN_RATE_* and CONSOLE_TOKEN_FAIL_*, see the README; 0 turns one
+off): requests per client ID and per source address, and failed client authentications per
+address, which once over its limit is answered 429 without its credentials being checked. The
+pipeline (oauthapps/tokens/server.py) calls `check` with the address and client ID it read, and
+`record_failure` after a 401. Over a limit: 429, `Retry-After` and the error `slow_down` (RFC 8628's
+token endpoint error for "too fast").
 
 Counting is a sliding window (the previous fixed window's count, weighted by how much of it still
 overlaps, plus the current one's), so a burst at a window boundary cannot double the limit. The
-counts live in the default cache, through Django's cache API; on Redis, one Lua script
-(redis-py's `register_script`) does a request's counting in one round trip. Without Redis, the
-limits hold per worker. If the cache cannot be reached, the limits fail open: one warning is
-logged (and a line when it is back), and the cache is not tried again for
+counts live in the default cache; on Redis, one Lua script does a request's counting in one round
+trip (without Redis, the limits hold per worker). If the cache cannot be reached, the limits fail
+open: one warning is logged (and a line when it is back), and the cache is not tried again for
 `CONSOLE_RATELIMIT_RETRY_SECONDS`, so an outage costs no latency.
 """
 
@@ -138,22 +135,15 @@ def _redis_counts(store: RedisCache, limits, keys) -> list[tuple[int, int]]:
 
 
 def _cache_counts(store, limits, keys) -> list[tuple[int, int]]:
-    counted = {}
-    for limit, (current, _) in zip(limits, keys, strict=True):
+    counts = []
+    for limit, (current, previous) in zip(limits, keys, strict=True):
         if limit.counts:
             store.add(current, 0, limit.rate.window * 2)
-            counted[current] = store.incr(current)
-    wanted = [previous for _, previous in keys] + [
-        current for current, _ in keys if current not in counted
-    ]
-    stored = store.get_many(wanted)
-    return [
-        (
-            int(stored.get(previous) or 0),
-            counted.get(current, int(stored.get(current) or 0)),
-        )
-        for current, previous in keys
-    ]
+            count = store.incr(current)
+        else:
+            count = int(store.get(current) or 0)
+        counts.append((int(store.get(previous) or 0), count))
+    return counts
 
 
 def read_counts(limits: list[Limit], now: float) -> list[tuple[int, int]] | None:
