@@ -33,10 +33,7 @@ def oauthlib_core() -> ConsoleOAuthLibCore:
 
 
 def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResponse:
-    response = HttpResponse(body, status=status)
-    for name, value in headers.items():
-        response[name] = value
-    return response
+    return HttpResponse(body, status=status, headers=headers)
 
 
 def _url(request: HttpRequest, name: str) -> str:
