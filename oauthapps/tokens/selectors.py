@@ -19,17 +19,11 @@ from functools import cache
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
-from django.db import (
-    DEFAULT_DB_ALIAS,
-    InterfaceError,
-    OperationalError,
-    connection,
-    connections,
-    models,
-)
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Case, When
 from django.db.models.expressions import RawSQL
+from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -60,11 +54,7 @@ def _table(model: type[models.Model]) -> str:
 
 def _instance(model: type[models.Model], values: dict[str, object]) -> models.Model:
     """A model instance from already converted column values (unlisted fields deferred)."""
-    names = [
-        field.attname
-        for field in model._meta.concrete_fields
-        if field.attname in values
-    ]
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
     return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
@@ -186,15 +176,12 @@ def oauth_app_for_token_request(
     )
     grants = list(grants.filter(organization_id=org_id)[:1] if org_id else grants[:2])
     slugs: dict[UUID, set[str]] = {grant.organization_id: set() for grant in grants}
-    for org, slug in OrganizationService.objects.filter(
-        organization_id__in=slugs
-    ).values_list("organization_id", "service__slug"):
+    services = OrganizationService.objects.filter(organization_id__in=slugs)
+    for org, slug in services.values_list("organization_id", "service__slug"):
         slugs[org].add(slug)
     found = [
-        OrgGrant(
-            grant.organization_id, grant.scopes, frozenset(slugs[grant.organization_id])
-        )
-        for grant in grants
+        OrgGrant(g.organization_id, g.scopes, frozenset(slugs[g.organization_id]))
+        for g in grants
     ]
     state.apps.put((client_id, org_id), (app.state_version, (app, found)))
     return app.state_version, app, found
@@ -223,9 +210,8 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
     # The jti as the database stores it: native on PostgreSQL, 32 hex digits on SQLite.
     db_jti = _UUID.get_db_prep_value(jti, connection)
     params = [db_jti, connection.ops.adapt_datetimefield_value(now), False, seen]
-    version, rows = state.split(
-        _fetch_all(_active_token_sql(connection.vendor), params)
-    )
+    sql = _active_token_sql(connection.vendor)
+    version, rows = state.split(_fetch_all(sql, params))
     if cached is not None and version == seen:
         token = cached[1]
     else:
