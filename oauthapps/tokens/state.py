@@ -89,7 +89,7 @@ class Memory:
         if size > self.max_size or (self.versioned and connection.in_atomic_block):
             return
         with self._lock:
-            self._discard(key)
+            self.size -= self._entries.pop(key, (0, None))[0]
             self._entries[key] = (size, value)
             self.size += size
             while len(self._entries) > self.max_entries or self.size > self.max_size:
@@ -97,12 +97,7 @@ class Memory:
 
     def discard(self, key: Hashable) -> None:
         with self._lock:
-            self._discard(key)
-
-    def _discard(self, key: Hashable) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self.size -= entry[0]
+            self.size -= self._entries.pop(key, (0, None))[0]
 
     def clear(self) -> None:
         with self._lock:
