@@ -252,15 +252,8 @@ MESSAGES = {
 def refusal(verdict: Verdict) -> tuple[dict[str, str], str, int]:
     """(headers, body, status) of the 429 for `verdict`: Retry-After and an RFC 6749 §5.2 style
     error body."""
-    body = {
-        "error": "slow_down",
-        "error_description": f"{MESSAGES[verdict.reason]} Retry after "
-        f"{verdict.retry_after} seconds.",
-    }
-    headers = {
-        "Content-Type": "application/json",
-        "Retry-After": str(verdict.retry_after),
-        "Cache-Control": "no-store",
-        "Pragma": "no-cache",
-    }
-    return headers, json.dumps(body), 429
+    wait = verdict.retry_after
+    description = f"{MESSAGES[verdict.reason]} Retry after {wait} seconds."
+    body = json.dumps({"error": "slow_down", "error_description": description})
+    headers = {"Content-Type": "application/json", "Retry-After": str(wait)}
+    return headers | {"Cache-Control": "no-store", "Pragma": "no-cache"}, body, 429
