@@ -1,17 +1,11 @@
 """The key ring that signs access tokens and the public keys that verify them.
 
-The algorithm is CONSOLE_TOKEN_SIGNING_ALG: RS256 (RSA 2048), ES256 (ECDSA P-256) or EdDSA
-(Ed25519). Every key records its algorithm; the JWKS publishes each with its own `kty` (RSA, EC,
-OKP), `alg`, `kid` and `use`, and tokens are verified with the algorithm of the key they name.
-
-Where the current signing key comes from:
-- production: `CONSOLE_SIGNING_KEY_PEM` (or a file named by `CONSOLE_SIGNING_KEY_FILE`), a private
-  key of the configured algorithm. Only its public half is written to the database, so the JWKS of
-  every instance publishes it and keeps publishing it after the next key is deployed, until the
-  tokens it signed have expired;
-- the embedded default: the newest unretired `SigningKey` row of the configured algorithm,
-  generated on first use (also when the algorithm changes); `manage.py rotate_signing_key` adds a
-  newer one.
+Every key records its algorithm (CONSOLE_TOKEN_SIGNING_ALG, see the README); the JWKS publishes
+each with its own `kty`, `alg` and `kid`, and a token is verified with the algorithm of the key it
+names. The current signing key is, in production, CONSOLE_SIGNING_KEY_PEM's, whose public half
+alone is stored so that every instance publishes it until the tokens it signed have expired;
+otherwise the newest unretired SigningKey row of the configured algorithm, generated on first use
+(also when the algorithm changes; `manage.py rotate_signing_key` adds a newer one).
 
 Each process keeps the loaded keys in memory (parsing a PEM costs milliseconds) and re-reads the
 current signing key every `REFRESH_SECONDS`. That is safe to cache: a process that signs with the
@@ -81,8 +75,7 @@ class LoadedKey:
     @property
     def public_pem(self) -> str:
         return self.public_key.public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode()
 
 
@@ -199,9 +192,8 @@ def _register_configured_key(key: LoadedKey) -> None:
         defaults={"private_key_pem": key.public_pem, "algorithm": key.algorithm},
     )
     if created:
-        SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=key.kid).update(
-            retired_at=timezone.now()
-        )
+        others = SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=key.kid)
+        others.update(retired_at=timezone.now())
 
 
 @transaction.atomic
