@@ -127,9 +127,7 @@ def _uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _datetime(value: object) -> datetime | None:
-    if value is None:
-        return None
+def _datetime(value: object) -> datetime:
     moment = value if isinstance(value, datetime) else parse_datetime(str(value))
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
