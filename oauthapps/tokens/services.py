@@ -118,11 +118,8 @@ def issued_tokens_revoke_all(*, app: OAuthApp) -> int:
 def issued_token_revoke(*, app: OAuthApp, jti: UUID) -> bool:
     """Revoke one token of the app (RFC 7009, or an admin action). Idempotent: the first
     revocation time is kept. Returns whether the token was active until now."""
-    return bool(
-        IssuedToken.objects.filter(app=app, jti=jti, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
-    )
+    active = IssuedToken.objects.filter(app=app, jti=jti, revoked_at__isnull=True)
+    return bool(active.update(revoked_at=timezone.now()))
 
 
 @transaction.atomic
@@ -137,12 +134,8 @@ def issued_tokens_prune(*, expired_before: datetime) -> int:
 
 @transaction.atomic
 def signing_key_rotate() -> SigningKey:
-    """Make a new signing key current. The previous one is retired but stays in the JWKS until
-    every token it signed has expired; keys retired before that window are deleted.
-
-    Refuses (ValueError) when the key comes from CONSOLE_SIGNING_KEY_PEM: there, rotating means
-    deploying a new PEM, and the console retires the previous key by itself.
-    """
+    """Make a new signing key current (keys.new_current_key); a ValueError that says what to do
+    instead when the key comes from the environment."""
     if settings.CONSOLE_SIGNING_KEY_PEM:
         raise ValueError(
             "The signing key comes from CONSOLE_SIGNING_KEY_PEM / CONSOLE_SIGNING_KEY_FILE. "
