@@ -70,11 +70,8 @@ def new_token(
 
 
 def generate(request: Request) -> str:
-    """Mint the access token for a validated client-credentials request (the pipeline's step).
-
-    Leaves the token on the request's decision for the validator's save_bearer_token, which
-    records its IssuedToken row.
-    """
+    """Mint the access token for a validated client-credentials request, and leave it on the
+    call's decision for the validator's save_bearer_token, which records its IssuedToken row."""
     call = calls.current()
     token = new_token(
         client_id=request.client.client_id,

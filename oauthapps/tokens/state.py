@@ -13,10 +13,9 @@ change has been committed anywhere; the first request after a change reads the n
 Inside a transaction (`atomic`), nothing is reused or remembered: the triggers on PostgreSQL move
 the version only at commit, so within a transaction the version cannot vouch for its own changes.
 
-One memory here needs no version: `verified_tokens`, the access tokens whose signature this
-process has already checked. What it saves (base64, JSON, RSA) depends only on the token's bytes
-and the key; what can change (expiry, the key being published, revocation) is checked on every use
-(access_tokens.verify, selectors.issued_token_active).
+One memory here needs no version: `verified_tokens`, the access tokens this process has verified
+(base64, JSON, signature: what depends only on the token's bytes and the key); what can change is
+checked on every use (access_tokens.verify).
 """
 
 import threading
