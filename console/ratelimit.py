@@ -200,11 +200,6 @@ def _retry_after(previous: int, current: int, elapsed: float, rate: Rate) -> int
     return max(1, math.ceil(wait * rate.window))
 
 
-def _hashed(value: str) -> str:
-    # Client IDs come from the request: a fixed-length, key-safe name whatever was sent.
-    return hashlib.blake2b(value.encode(errors="replace"), digest_size=12).hexdigest()
-
-
 def check(
     *, endpoint: str, ip: str, client_id: str, now: float | None = None
 ) -> Verdict:
@@ -212,7 +207,9 @@ def check(
     rates = configured_rates()
     limits = [Limit("failures_per_ip", rates.failures_per_ip, f"fail:ip:{ip}", False)]
     if client_id:
-        key = f"{endpoint}:client:{_hashed(client_id)}"
+        # Client IDs come from the request: a fixed-length, key-safe name whatever was sent.
+        digest = hashlib.blake2b(client_id.encode(errors="replace"), digest_size=12)
+        key = f"{endpoint}:client:{digest.hexdigest()}"
         limits.append(Limit("per_client", rates.per_client, key, True))
     limits.append(Limit("per_ip", rates.per_ip, f"{endpoint}:ip:{ip}", True))
     limits = [limit for limit in limits if limit.rate.is_on]
