@@ -13,9 +13,6 @@ previous key for up to a minute after a rotation still produces valid tokens, be
 key stays in the JWKS for `PUBLISH_WINDOW` after it was retired.
 """
 
-import base64
-import hashlib
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from jwt.algorithms import get_default_algorithms
 
+from oauthapps import client_keys
 from oauthapps.models import TTL_MAX_MINUTES
 from oauthapps.tokens.models import SigningKey
 
@@ -40,8 +38,6 @@ REFRESH_SECONDS = 60
 # A retired key stays published while tokens it signed can still be valid: the longest lifetime,
 # plus the refresh interval (a process may sign with it that long after it was retired) and skew.
 PUBLISH_WINDOW = timedelta(minutes=TTL_MAX_MINUTES, seconds=REFRESH_SECONDS + 240)
-# RFC 7638: the members of each key type that its thumbprint covers.
-_THUMBPRINT_MEMBERS = {"RSA": "e kty n", "EC": "crv kty x y", "OKP": "crv kty x"}
 _PYJWT = get_default_algorithms()
 
 
@@ -79,15 +75,6 @@ class LoadedKey:
         ).decode()
 
 
-def thumbprint(public_key) -> str:
-    """The RFC 7638 JWK thumbprint (SHA-256, base64url): a kid that names the key itself."""
-    jwk = _PYJWT[algorithm_of(public_key)].to_jwk(public_key, as_dict=True)
-    members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]].split()}
-    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
-    digest = hashlib.sha256(canonical.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def generate_private_key_pem(algorithm: str | None = None) -> str:
     """A new private key (PKCS#8 PEM) for `algorithm` (default: the configured one)."""
     algorithm = algorithm or settings.CONSOLE_TOKEN_SIGNING_ALG
@@ -113,7 +100,9 @@ def load_pem(kid: str, pem: str) -> LoadedKey:
     else:
         private_key, public_key = None, serialization.load_pem_public_key(data)
     algorithm = algorithm_of(public_key)
-    return LoadedKey(kid or thumbprint(public_key), algorithm, public_key, private_key)
+    if not kid:  # a kid that names the key itself: its RFC 7638 thumbprint
+        kid = client_keys.thumbprint(_PYJWT[algorithm].to_jwk(public_key, as_dict=True))
+    return LoadedKey(kid, algorithm, public_key, private_key)
 
 
 def load_configured_pem(pem: str) -> LoadedKey:
