@@ -1,16 +1,15 @@
 """Reads for the token service.
 
-`issued_token_active` (every API call, introspection) is one SQL statement, written in SQL once
-because building it through the ORM costs several times more CPU than PostgreSQL spends running
-it; it runs on Django's cursor (on PostgreSQL prepared by psycopg after `prepare_threshold` runs,
-see settings), and plain enough for SQLite and PostgreSQL alike. `oauth_app_for_token_request`
-is read only for a client this process does not remember (or after a change), through the ORM.
-Both answers are remembered per process with the token state version they were read at
-(state.py).
+`issued_token_active` (every API call, introspection) is one hand-written SQL statement (through
+the ORM, building it costs several times more CPU than PostgreSQL spends running it), plain enough
+for SQLite and PostgreSQL alike, run on a kept Django cursor (prepared by psycopg after
+`prepare_threshold` runs, see settings). `oauth_app_for_token_request` goes through the ORM, for a
+client this process does not remember (or after a change). Both answers are remembered with the
+token state version they were read at (state.py).
 
 A statement that fails because the pooled connection broke while idle (PostgreSQL restarted, a
-proxy dropped it) is run again once on a new connection (`reconnect_if_broken`): that is what
-Django's per-request health check would do, without its extra round trip on every request.
+proxy dropped it) is run again once on a new connection (`reconnect_if_broken`), as Django's
+per-request health check would, without its extra round trip on every request.
 """
 
 from dataclasses import dataclass
@@ -123,10 +122,6 @@ def _fetch_all(sql: str, params: list[object]) -> list[tuple]:
     raise AssertionError("unreachable")
 
 
-def _uuid(value: object) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
 def _datetime(value: object) -> datetime:
     moment = value if isinstance(value, datetime) else parse_datetime(str(value))
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
@@ -222,10 +217,11 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
 
 def _active_token(row: tuple) -> IssuedToken:
     jti, app_id, org_id, scope, issued_at, expires_at, org_name, org_created_at = row
-    org_id = _uuid(org_id)
+    # UUIDs come as UUIDs from PostgreSQL, as 32 hex digits from SQLite.
+    jti, org_id = _UUID.to_python(jti), _UUID.to_python(org_id)
     token = _instance(
         IssuedToken,
-        {"jti": _uuid(jti), "app_id": app_id, "organization_id": org_id, "scope": scope}
+        {"jti": jti, "app_id": app_id, "organization_id": org_id, "scope": scope}
         | {"revoked_at": None}
         | {"issued_at": _datetime(issued_at), "expires_at": _datetime(expires_at)},
     )
