@@ -1,9 +1,6 @@
 """Access tokens are JWTs in the RFC 9068 profile (`typ: at+jwt`), signed with a `kid` by the
-current signing key (keys.py: RS256, ES256 or EdDSA), made and checked with PyJWT.
-
-`generate` is the toolkit's ACCESS_TOKEN_GENERATOR: oauthlib calls it with the validated request
-(client, organization and effective scope already decided by the validator). `verify` is what the
-resource API, introspection and revocation use.
+current signing key (keys.py), made and checked with PyJWT: `generate` is the toolkit's
+ACCESS_TOKEN_GENERATOR, `verify` serves the resource API, introspection and revocation.
 """
 
 import time

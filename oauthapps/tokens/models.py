@@ -20,10 +20,8 @@ class TokenStateVersion(models.Model):
 
 
 class IssuedToken(models.Model):
-    """One row per access token issued: what introspection, revocation and usage read.
-
-    The token itself (a signed JWT) is never stored; its `jti` is the key.
-    """
+    """One row per access token issued (the JWT itself is never stored; its `jti` is the key):
+    what introspection, revocation and usage read."""
 
     jti = models.UUIDField(
         primary_key=True, default=uuid.uuid4, editable=False, verbose_name="JWT ID"

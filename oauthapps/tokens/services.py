@@ -124,10 +124,8 @@ def issued_token_revoke(*, app: OAuthApp, jti: UUID) -> bool:
 
 @transaction.atomic
 def issued_tokens_prune(*, expired_before: datetime) -> int:
-    """Delete the rows of tokens that expired before `expired_before`; returns how many.
-
-    Those tokens fail verification on their `exp` alone, so their rows only serve history.
-    """
+    """Delete the rows of tokens that expired before `expired_before` (their `exp` refuses them
+    already: the rows only serve history); returns how many."""
     deleted, _ = IssuedToken.objects.filter(expires_at__lt=expired_before).delete()
     return deleted
 
