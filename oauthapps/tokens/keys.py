@@ -208,8 +208,7 @@ def verification_key(kid: str) -> LoadedKey | None:
     if now - _cache.public_loaded_at >= REFRESH_SECONDS:
         with _cache.lock:
             if now - _cache.public_loaded_at >= REFRESH_SECONDS:
-                _cache.public = {}
-                _cache.public_loaded_at = now
+                _cache.public, _cache.public_loaded_at = {}, now
     key = _cache.public.get(kid)
     if key is not None:
         return key
