@@ -93,7 +93,7 @@ class _Breaker:
 breaker = _Breaker()
 
 # KEYS: (current window, previous window) per limit; ARGV: (1 if it counts, expiry) per limit.
-# Answers (previous, current) per limit.
+# Answers {previous, current} per limit.
 _COUNT_SCRIPT = """
 local answers = {}
 for i = 1, #KEYS, 2 do
@@ -104,8 +104,7 @@ for i = 1, #KEYS, 2 do
   else
     current = tonumber(redis.call("GET", KEYS[i]) or "0")
   end
-  answers[#answers + 1] = tonumber(redis.call("GET", KEYS[i + 1]) or "0")
-  answers[#answers + 1] = current
+  answers[#answers + 1] = {tonumber(redis.call("GET", KEYS[i + 1]) or "0"), current}
 end
 return answers
 """
@@ -128,10 +127,7 @@ def _redis_counts(store: RedisCache, limits, keys) -> list[tuple[int, int]]:
         keys=[store.make_key(key) for pair in keys for key in pair],
         args=[value for pair in arguments for value in pair],
     )
-    return [
-        (int(previous), int(current))
-        for previous, current in zip(answers[::2], answers[1::2], strict=True)
-    ]
+    return [(int(previous), int(current)) for previous, current in answers]
 
 
 def _cache_counts(store, limits, keys) -> list[tuple[int, int]]:
