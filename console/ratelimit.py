@@ -34,8 +34,6 @@ from django.dispatch import receiver
 
 logger = logging.getLogger("console.ratelimit")
 
-KEY_PREFIX = "rl"
-
 
 class Rate(NamedTuple):
     limit: int
@@ -151,16 +149,15 @@ def read_counts(limits: list[Limit], now: float) -> list[tuple[int, int]] | None
     keys = []
     for limit in limits:
         index = int(now // limit.rate.window)
-        name = f"{KEY_PREFIX}:{limit.key}:{limit.rate.window}"
+        name = f"rl:{limit.key}:{limit.rate.window}"
         keys.append((f"{name}:{index}", f"{name}:{index - 1}"))
     counting = _redis_counts if isinstance(store, RedisCache) else _cache_counts
     try:
         counts = counting(store, limits, keys)
     except Exception as exc:  # any cache failure: serve the request unlimited
+        retry = settings.CONSOLE_RATELIMIT_RETRY_SECONDS
         with breaker.lock:
-            breaker.open_until = (
-                time.monotonic() + settings.CONSOLE_RATELIMIT_RETRY_SECONDS
-            )
+            breaker.open_until = time.monotonic() + retry
             if not breaker.is_down:
                 breaker.is_down = True
                 logger.warning(
