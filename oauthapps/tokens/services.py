@@ -33,15 +33,13 @@ def _insert_sql(vendor: str) -> str:
     table = connection.ops.quote_name(IssuedToken._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
+    insert = f"INSERT INTO {table} ({columns}) SELECT {placeholders}"
     condition = f"WHERE ({state.version_sql()} = %s OR %s)"
     if vendor == "postgresql":
         # Commit without waiting for the WAL flush (this statement only; see issued_token_record).
-        return (
-            "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) "
-            f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM async_commit "
-            f"{condition}"
-        )
-    return f"INSERT INTO {table} ({columns}) SELECT {placeholders} {condition}"
+        async_commit = "SELECT set_config('synchronous_commit', 'off', true)"
+        return f"WITH async_commit AS ({async_commit}) {insert} FROM async_commit {condition}"
+    return f"{insert} {condition}"
 
 
 def issued_token_record(
