@@ -164,9 +164,8 @@ def oauth_app_for_token_request(
     app = apps.filter(client_id=client_id).first() if valid else None
     if app is None:
         return state.UNKNOWN, None, []
-    grants = AppGrant.objects.filter(app=app).order_by(
-        Case(When(organization_id=app.organization_id, then=0), default=1), "id"
-    )
+    owner_first = Case(When(organization_id=app.organization_id, then=0), default=1)
+    grants = AppGrant.objects.filter(app=app).order_by(owner_first, "id")
     grants = list(grants.filter(organization_id=org_id)[:1] if org_id else grants[:2])
     slugs: dict[UUID, set[str]] = {grant.organization_id: set() for grant in grants}
     services = OrganizationService.objects.filter(organization_id__in=slugs)
