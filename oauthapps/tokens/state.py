@@ -120,6 +120,5 @@ verified_tokens = Memory(2_048, 4 * 1024 * 1024, versioned=False)
 
 def clear() -> None:
     """Forget every remembered answer (tests; never needed for correctness)."""
-    apps.clear()
-    tokens.clear()
-    verified_tokens.clear()
+    for memory in (apps, tokens, verified_tokens):
+        memory.clear()
