@@ -107,18 +107,14 @@ def load_pem(kid: str, pem: str) -> LoadedKey:
 
 def load_configured_pem(pem: str) -> LoadedKey:
     """The production key from the environment, named by its thumbprint."""
-    algorithm = settings.CONSOLE_TOKEN_SIGNING_ALG
-    wanted = (
-        f"CONSOLE_SIGNING_KEY_PEM must be an unencrypted private key for {algorithm}"
-    )
+    algorithm, name = settings.CONSOLE_TOKEN_SIGNING_ALG, "CONSOLE_SIGNING_KEY_PEM"
+    wanted = f"{name} must be an unencrypted private key for {algorithm}"
     try:
         key = load_pem("", pem)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{wanted}: {exc}") from None
     if key.private_key is None:
-        raise ValueError(
-            "CONSOLE_SIGNING_KEY_PEM must be a private key, not a public one."
-        )
+        raise ValueError(f"{name} must be a private key, not a public one.")
     if key.algorithm != algorithm:
         raise ValueError(
             f"{wanted} (CONSOLE_TOKEN_SIGNING_ALG); it is a {key.algorithm} key."
@@ -176,10 +172,8 @@ def _load_signing_key() -> LoadedKey:
 def _register_configured_key(key: LoadedKey) -> None:
     """Publish the environment's key (public half only); the first time a new one is seen, the keys
     before it are retired, so they stay published for PUBLISH_WINDOW and then drop out."""
-    _, created = SigningKey.objects.get_or_create(
-        kid=key.kid,
-        defaults={"private_key_pem": key.public_pem, "algorithm": key.algorithm},
-    )
+    defaults = {"private_key_pem": key.public_pem, "algorithm": key.algorithm}
+    _, created = SigningKey.objects.get_or_create(kid=key.kid, defaults=defaults)
     if created:
         others = SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=key.kid)
         others.update(retired_at=timezone.now())
