@@ -1,8 +1,5 @@
-"""State changes of the token service: revoking issued tokens, rotating and pruning.
-
-Revocation is exact and immediate on every instance, because every API call and introspection
-reads the IssuedToken row (selectors.issued_token_active) instead of trusting a cache.
-"""
+"""State changes of the token service: revoking issued tokens (at once on every instance: see
+selectors.issued_token_active), rotating and pruning."""
 
 from datetime import datetime
 from functools import cache
@@ -100,9 +97,8 @@ def issued_tokens_revoke_all(*, app: OAuthApp) -> int:
     """Revoke every token of the app (its secret was regenerated, or it is being deleted).
 
     Also moves `tokens_revoked_before` to now, so a token issued before now whose row is written a
-    moment later is refused as well. (A token obtained with the old secret at the moment of a
-    regeneration may be issued after it commits: the secret generation refuses that one, see
-    models.OAuthApp.secret_generation.) Returns how many rows changed.
+    moment later is refused as well (one obtained with the old secret but issued after the
+    regeneration commits is refused by models.OAuthApp.secret_generation). Returns how many.
     """
     now = timezone.now()
     OAuthApp.objects.filter(pk=app.pk).update(tokens_revoked_before=now)
