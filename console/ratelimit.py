@@ -21,7 +21,6 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
@@ -173,8 +172,7 @@ def read_counts(limits: list[Limit], now: float) -> list[tuple[int, int]] | None
     return counts
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     retry_after: int = 0  # seconds; 0 = allowed
     reason: str = ""
 
