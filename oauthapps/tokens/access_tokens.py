@@ -14,7 +14,6 @@ from oauthlib.common import Request
 from console import issuer as console_issuer
 from oauthapps.tokens import calls, keys, state
 
-TOKEN_TYPE = "at+jwt"
 # RFC 9068 §2.1 allows the full media type too.
 ACCEPTED_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # A token we issue is about 1 KB; anything much longer is not ours and is not parsed.
@@ -83,7 +82,7 @@ def generate(request: Request) -> str:
 
 def sign(claims: dict, key: keys.LoadedKey) -> str:
     """The compact JWS of `claims`, with the key's algorithm and kid and `typ: at+jwt`."""
-    headers = {"kid": key.kid, "typ": TOKEN_TYPE}
+    headers = {"kid": key.kid, "typ": "at+jwt"}
     return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers=headers)
 
 
