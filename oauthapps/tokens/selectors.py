@@ -12,9 +12,9 @@ proxy dropped it) is run again once on a new connection (`reconnect_if_broken`),
 per-request health check would, without its extra round trip on every request.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import NamedTuple
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
@@ -35,8 +35,7 @@ from orgs.models import Organization, OrganizationService
 CLIENT_ID_MAX_LENGTH = 255
 
 
-@dataclass(frozen=True)
-class OrgGrant:
+class OrgGrant(NamedTuple):
     """What the app was granted in one organization, with the services that org contains."""
 
     org_id: UUID
@@ -111,15 +110,15 @@ def hot_cursor() -> CursorWrapper:
 
 def _fetch_all(sql: str, params: list[object]) -> list[tuple]:
     """Run a read on Django's cursor; once more on a new connection if the pooled one broke."""
-    for attempt in (1, 2):
-        try:
-            cursor = hot_cursor()
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-        except BROKEN_CONNECTION_ERRORS:
-            if attempt == 2 or not reconnect_if_broken():
-                raise
-    raise AssertionError("unreachable")
+    try:
+        cursor = hot_cursor()
+        cursor.execute(sql, params)
+    except BROKEN_CONNECTION_ERRORS:
+        if not reconnect_if_broken():
+            raise
+        cursor = hot_cursor()
+        cursor.execute(sql, params)
+    return cursor.fetchall()
 
 
 def _datetime(value: object) -> datetime:
@@ -141,9 +140,8 @@ def remembered_app(
 
 
 def forget_client(call) -> None:
-    """Drop what this process remembers of the call's client (it was not confirmed)."""
-    if call.decision.memory_key is not None:
-        state.apps.discard(call.decision.memory_key)
+    """Drop what this process remembers of the call's client (it was not confirmed), if any."""
+    state.apps.discard(call.decision.memory_key)
 
 
 def oauth_app_for_token_request(
