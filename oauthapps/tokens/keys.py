@@ -219,9 +219,8 @@ def verification_key(kid: str) -> LoadedKey | None:
 def _published():
     """Keys not retired, or retired recently enough to verify tokens still valid: newest first."""
     retired_after = timezone.now() - PUBLISH_WINDOW
-    return SigningKey.objects.filter(
-        Q(retired_at__isnull=True) | Q(retired_at__gt=retired_after)
-    ).order_by("-created_at")
+    unretired_or_recent = Q(retired_at__isnull=True) | Q(retired_at__gt=retired_after)
+    return SigningKey.objects.filter(unretired_or_recent).order_by("-created_at")
 
 
 def published_keys() -> list[LoadedKey]:
