@@ -81,11 +81,9 @@ def issued_token_record(
 
 @transaction.atomic
 def issued_tokens_revoke_for_org(*, app: OAuthApp, org: Organization) -> int:
-    """Revoke the app's unexpired tokens for `org` (when it is removed from that org).
-
-    Returns how many were revoked. Call it in the same transaction that deletes the grant: a token
-    minted concurrently is then refused too, because the API also requires the grant to exist.
-    """
+    """Revoke the app's unexpired tokens for `org` (when it is removed from that org); returns how
+    many. Call it in the same transaction that deletes the grant: a token minted concurrently is
+    then refused too, because the API also requires the grant to exist."""
     now = timezone.now()
     return IssuedToken.objects.filter(
         app=app, organization=org, revoked_at__isnull=True, expires_at__gt=now

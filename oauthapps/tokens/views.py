@@ -28,8 +28,7 @@ PUBLIC_CACHE = "public, max-age=60"
 
 @cache
 def oauthlib_core() -> ConsoleOAuthLibCore:
-    """The toolkit's backend around our server and validator (settings.OAUTH2_PROVIDER), built once
-    per process: it holds no per-request state."""
+    """The toolkit's backend (settings.OAUTH2_PROVIDER), built once: it keeps no per-request state."""
     return get_oauthlib_core()
 
 
