@@ -1,20 +1,17 @@
 """Rate limits of the token service's endpoints, shared by every instance through the cache.
 
-Each limit is a number of requests per window of seconds (settings, from the environment; 0 turns
-it off): requests per client ID (`CONSOLE_TOKEN_RATE_PER_CLIENT`) and per source address
-(`CONSOLE_TOKEN_RATE_PER_IP`), both per `CONSOLE_TOKEN_RATE_WINDOW`; and failed client
-authentications per address (`CONSOLE_TOKEN_FAIL_RATE_PER_IP` per `CONSOLE_TOKEN_FAIL_WINDOW`):
-once over it, an address is answered 429 without its credentials being checked. The pipeline
-(oauthapps/tokens/server.py) calls `check` with the address and client ID it read, and
-`record_failure` after a 401. Over a limit: 429, `Retry-After` and the RFC 6749 §5.2 style error
-`slow_down` (the IANA registry's token endpoint error for "too fast", from RFC 8628).
+The limits (settings CONSOLE_TOKEN_RATE_* and CONSOLE_TOKEN_FAIL_*, see the README; 0 turns one
+off): requests per client ID and per source address, and failed client authentications per
+address, which once over its limit is answered 429 without its credentials being checked. The
+pipeline (oauthapps/tokens/server.py) calls `check` with the address and client ID it read, and
+`record_failure` after a 401. Over a limit: 429, `Retry-After` and the error `slow_down` (RFC 8628's
+token endpoint error for "too fast").
 
 Counting is a sliding window (the previous fixed window's count, weighted by how much of it still
 overlaps, plus the current one's), so a burst at a window boundary cannot double the limit. The
-counts live in the default cache, through Django's cache API; on Redis, one Lua script
-(redis-py's `register_script`) does a request's counting in one round trip. Without Redis, the
-limits hold per worker. If the cache cannot be reached, the limits fail open: one warning is
-logged (and a line when it is back), and the cache is not tried again for
+counts live in the default cache; on Redis, one Lua script does a request's counting in one round
+trip (without Redis, the limits hold per worker). If the cache cannot be reached, the limits fail
+open: one warning is logged (and a line when it is back), and the cache is not tried again for
 `CONSOLE_RATELIMIT_RETRY_SECONDS`, so an outage costs no latency.
 """
 
@@ -24,7 +21,6 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
@@ -36,8 +32,6 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 logger = logging.getLogger("console.ratelimit")
-
-KEY_PREFIX = "rl"
 
 
 class Rate(NamedTuple):
@@ -55,42 +49,30 @@ class Rates(NamedTuple):
     failures_per_ip: Rate
 
 
-# What configured_rates() and the Redis client depend on (changed only by tests).
-RATE_SETTINGS = frozenset(
-    [
-        "CONSOLE_TOKEN_RATE_PER_CLIENT",
-        "CONSOLE_TOKEN_RATE_PER_IP",
-        "CONSOLE_TOKEN_RATE_WINDOW",
-        "CONSOLE_TOKEN_FAIL_RATE_PER_IP",
-        "CONSOLE_TOKEN_FAIL_WINDOW",
-        "CACHES",
-    ]
-)
-
-
 @cache
 def configured_rates() -> Rates:
     """The limits in force: read from settings once, and again after a test overrides one."""
     window = settings.CONSOLE_TOKEN_RATE_WINDOW
+    fail_window = settings.CONSOLE_TOKEN_FAIL_WINDOW
     return Rates(
         per_client=Rate(settings.CONSOLE_TOKEN_RATE_PER_CLIENT, window),
         per_ip=Rate(settings.CONSOLE_TOKEN_RATE_PER_IP, window),
-        failures_per_ip=Rate(
-            settings.CONSOLE_TOKEN_FAIL_RATE_PER_IP, settings.CONSOLE_TOKEN_FAIL_WINDOW
-        ),
+        failures_per_ip=Rate(settings.CONSOLE_TOKEN_FAIL_RATE_PER_IP, fail_window),
     )
 
 
 @receiver(setting_changed)
 def _reread_settings(*, setting: str, **kwargs: object) -> None:
-    if setting in RATE_SETTINGS:
+    # The rates and the Redis client depend on these (changed only by tests).
+    if setting == "CACHES" or setting.startswith("CONSOLE_TOKEN_"):
         configured_rates.cache_clear()
         _redis_script.cache_clear()
 
 
-class Counter(NamedTuple):
+class Limit(NamedTuple):
+    reason: str  # a key of MESSAGES
+    rate: Rate
     key: str  # what is counted, e.g. "token:ip:192.0.2.1"
-    window: int  # seconds
     counts: bool  # incremented by this request (False: only read, the failure counter)
 
 
@@ -104,30 +86,11 @@ class _Breaker:
     def allows(self) -> bool:
         return time.monotonic() >= self.open_until
 
-    def failed(self, exc: Exception) -> None:
-        with self.lock:
-            self.open_until = (
-                time.monotonic() + settings.CONSOLE_RATELIMIT_RETRY_SECONDS
-            )
-            if not self.is_down:
-                self.is_down = True
-                logger.warning(
-                    "Rate limiting is OFF (failing open): the cache is unreachable (%s). "
-                    "Requests are served without limits until it is back.",
-                    type(exc).__name__,
-                )
-
-    def worked(self) -> None:
-        with self.lock:
-            if self.is_down:
-                self.is_down = False
-                logger.warning("Rate limiting is back on: the cache answers again.")
-
 
 breaker = _Breaker()
 
-# KEYS: (current window, previous window) per counter; ARGV: (1 if it counts, expiry) per counter.
-# Answers (previous, current) per counter.
+# KEYS: (current window, previous window) per limit; ARGV: (1 if it counts, expiry) per limit.
+# Answers {previous, current} per limit.
 _COUNT_SCRIPT = """
 local answers = {}
 for i = 1, #KEYS, 2 do
@@ -138,93 +101,83 @@ for i = 1, #KEYS, 2 do
   else
     current = tonumber(redis.call("GET", KEYS[i]) or "0")
   end
-  answers[#answers + 1] = tonumber(redis.call("GET", KEYS[i + 1]) or "0")
-  answers[#answers + 1] = current
+  answers[#answers + 1] = {tonumber(redis.call("GET", KEYS[i + 1]) or "0"), current}
 end
 return answers
 """
 
 
 @cache
-def _redis_script(location: str, options: str) -> redis.commands.core.Script:
-    """The counting script on a client of the cache's Redis server (one per process)."""
-    client = redis.Redis.from_url(location, **json.loads(options))
-    return client.register_script(_COUNT_SCRIPT)
-
-
-def _redis_counts(store: RedisCache, counters, keys) -> list[tuple[int, int]]:
+def _redis_script() -> redis.commands.core.Script:
+    """The counting script on a client of the default cache's Redis server (one per process)."""
     config = settings.CACHES["default"]
     location = config["LOCATION"]
     location = location[0] if isinstance(location, list | tuple) else location
-    options = {
-        name: value
-        for name, value in config.get("OPTIONS", {}).items()
-        if name in ("socket_timeout", "socket_connect_timeout")
-    }
-    script = _redis_script(location, json.dumps(options, sort_keys=True))
-    flat_keys, arguments = [], []
-    for counter, pair in zip(counters, keys, strict=True):
-        flat_keys.extend(store.make_key(key) for key in pair)
-        arguments.extend((1 if counter.counts else 0, counter.window * 2))
-    answers = script(keys=flat_keys, args=arguments)
-    return [(int(answers[i]), int(answers[i + 1])) for i in range(0, len(answers), 2)]
+    timeouts = ("socket_timeout", "socket_connect_timeout")
+    options = {k: v for k, v in config.get("OPTIONS", {}).items() if k in timeouts}
+    return redis.Redis.from_url(location, **options).register_script(_COUNT_SCRIPT)
 
 
-def _cache_counts(store, counters, keys) -> list[tuple[int, int]]:
-    counted = {}
-    for counter, (current, _) in zip(counters, keys, strict=True):
-        if counter.counts:
-            store.add(current, 0, counter.window * 2)
-            counted[current] = store.incr(current)
-    wanted = [previous for _, previous in keys] + [
-        current for current, _ in keys if current not in counted
-    ]
-    stored = store.get_many(wanted)
-    return [
-        (
-            int(stored.get(previous) or 0),
-            counted.get(current, int(stored.get(current) or 0)),
-        )
-        for current, previous in keys
-    ]
+def _redis_counts(store: RedisCache, limits, keys) -> list[tuple[int, int]]:
+    arguments = [(int(limit.counts), limit.rate.window * 2) for limit in limits]
+    answers = _redis_script()(
+        keys=[store.make_key(key) for pair in keys for key in pair],
+        args=[value for pair in arguments for value in pair],
+    )
+    return [(int(previous), int(current)) for previous, current in answers]
 
 
-def read_counts(counters: list[Counter], now: float) -> list[tuple[int, int]] | None:
-    """(previous, current) count per counter, adding this request to those that count it; None
-    when the cache is unavailable (fail open)."""
-    if not counters or not breaker.allows():
-        return None
-    store = caches["default"]
-    keys = []
-    for counter in counters:
-        index = int(now // counter.window)
-        name = f"{KEY_PREFIX}:{counter.key}:{counter.window}"
-        keys.append((f"{name}:{index}", f"{name}:{index - 1}"))
-    try:
-        if isinstance(store, RedisCache):
-            counts = _redis_counts(store, counters, keys)
+def _cache_counts(store, limits, keys) -> list[tuple[int, int]]:
+    counts = []
+    for limit, (current, previous) in zip(limits, keys, strict=True):
+        if limit.counts:
+            store.add(current, 0, limit.rate.window * 2)
+            count = store.incr(current)
         else:
-            counts = _cache_counts(store, counters, keys)
-    except Exception as exc:  # any cache failure: serve the request unlimited
-        breaker.failed(exc)
-        return None
-    breaker.worked()
+            count = int(store.get(current) or 0)
+        counts.append((int(store.get(previous) or 0), count))
     return counts
 
 
-@dataclass(frozen=True)
-class Verdict:
+def read_counts(limits: list[Limit], now: float) -> list[tuple[int, int]] | None:
+    """(previous, current) count per limit, adding this request to those that count it; None
+    when the cache is unavailable (fail open)."""
+    if not limits or not breaker.allows():
+        return None
+    store = caches["default"]
+    keys = []
+    for limit in limits:
+        index = int(now // limit.rate.window)
+        name = f"rl:{limit.key}:{limit.rate.window}"
+        keys.append((f"{name}:{index}", f"{name}:{index - 1}"))
+    counting = _redis_counts if isinstance(store, RedisCache) else _cache_counts
+    try:
+        counts = counting(store, limits, keys)
+    except Exception as exc:  # any cache failure: serve the request unlimited
+        retry = settings.CONSOLE_RATELIMIT_RETRY_SECONDS
+        with breaker.lock:
+            breaker.open_until = time.monotonic() + retry
+            if not breaker.is_down:
+                breaker.is_down = True
+                logger.warning(
+                    "Rate limiting is OFF (failing open): the cache is unreachable (%s). "
+                    "Requests are served without limits until it is back.",
+                    type(exc).__name__,
+                )
+        return None
+    with breaker.lock:
+        if breaker.is_down:
+            breaker.is_down = False
+            logger.warning("Rate limiting is back on: the cache answers again.")
+    return counts
+
+
+class Verdict(NamedTuple):
     retry_after: int = 0  # seconds; 0 = allowed
     reason: str = ""
 
 
 ALLOWED = Verdict()
-
-
-def _elapsed(now: float, rate: Rate) -> float:
-    """The fraction of the current fixed window elapsed."""
-    index = int(now // rate.window)
-    return (now - index * rate.window) / rate.window
 
 
 def _retry_after(previous: int, current: int, elapsed: float, rate: Rate) -> int:
@@ -238,46 +191,34 @@ def _retry_after(previous: int, current: int, elapsed: float, rate: Rate) -> int
     return max(1, math.ceil(wait * rate.window))
 
 
-def _hashed(value: str) -> str:
-    # Client IDs come from the request: a fixed-length, key-safe name whatever was sent.
-    return hashlib.blake2b(value.encode(errors="replace"), digest_size=12).hexdigest()
-
-
 def check(
     *, endpoint: str, ip: str, client_id: str, now: float | None = None
 ) -> Verdict:
     """Count this request against its limits and say whether it may be served."""
     rates = configured_rates()
-    limits: list[tuple[str, Rate, Counter]] = []
-    if rates.failures_per_ip.is_on:
-        window = rates.failures_per_ip.window
-        counter = Counter(f"fail:ip:{ip}", window, counts=False)
-        limits.append(("failures_per_ip", rates.failures_per_ip, counter))
-    if rates.per_client.is_on and client_id:
-        counter = Counter(
-            f"{endpoint}:client:{_hashed(client_id)}", rates.per_client.window, True
-        )
-        limits.append(("per_client", rates.per_client, counter))
-    if rates.per_ip.is_on:
-        counter = Counter(f"{endpoint}:ip:{ip}", rates.per_ip.window, counts=True)
-        limits.append(("per_ip", rates.per_ip, counter))
+    limits = [Limit("failures_per_ip", rates.failures_per_ip, f"fail:ip:{ip}", False)]
+    if client_id:
+        # Client IDs come from the request: a fixed-length, key-safe name whatever was sent.
+        digest = hashlib.blake2b(client_id.encode(errors="replace"), digest_size=12)
+        key = f"{endpoint}:client:{digest.hexdigest()}"
+        limits.append(Limit("per_client", rates.per_client, key, True))
+    limits.append(Limit("per_ip", rates.per_ip, f"{endpoint}:ip:{ip}", True))
+    limits = [limit for limit in limits if limit.rate.is_on]
     now = time.time() if now is None else now
-    counts = read_counts([counter for *_, counter in limits], now)
+    counts = read_counts(limits, now)
     if counts is None:
         return ALLOWED
     worst = ALLOWED
-    for (reason, rate, counter), (previous, current) in zip(
-        limits, counts, strict=True
-    ):
-        elapsed = _elapsed(now, rate)
+    for limit, (previous, current) in zip(limits, counts, strict=True):
+        rate = limit.rate
+        # The fraction of the current fixed window elapsed.
+        elapsed = (now - int(now // rate.window) * rate.window) / rate.window
         # The failure counter is only read: this request is over it once it is *at* the limit.
-        limit = rate.limit if counter.counts else rate.limit - 1
-        if previous * (1.0 - elapsed) + current > limit:
-            wait = _retry_after(
-                previous, current + (0 if counter.counts else 1), elapsed, rate
-            )
+        extra = 0 if limit.counts else 1
+        if previous * (1.0 - elapsed) + current > rate.limit - extra:
+            wait = _retry_after(previous, current + extra, elapsed, rate)
             if wait > worst.retry_after:
-                worst = Verdict(retry_after=wait, reason=reason)
+                worst = Verdict(retry_after=wait, reason=limit.reason)
     return worst
 
 
@@ -286,7 +227,7 @@ def record_failure(*, ip: str, now: float | None = None) -> None:
     rate = configured_rates().failures_per_ip
     if rate.is_on:
         now = time.time() if now is None else now
-        read_counts([Counter(f"fail:ip:{ip}", rate.window, counts=True)], now)
+        read_counts([Limit("failures_per_ip", rate, f"fail:ip:{ip}", True)], now)
 
 
 MESSAGES = {
@@ -299,15 +240,8 @@ MESSAGES = {
 def refusal(verdict: Verdict) -> tuple[dict[str, str], str, int]:
     """(headers, body, status) of the 429 for `verdict`: Retry-After and an RFC 6749 §5.2 style
     error body."""
-    body = {
-        "error": "slow_down",
-        "error_description": f"{MESSAGES[verdict.reason]} Retry after "
-        f"{verdict.retry_after} seconds.",
-    }
-    headers = {
-        "Content-Type": "application/json",
-        "Retry-After": str(verdict.retry_after),
-        "Cache-Control": "no-store",
-        "Pragma": "no-cache",
-    }
-    return headers, json.dumps(body), 429
+    wait = verdict.retry_after
+    description = f"{MESSAGES[verdict.reason]} Retry after {wait} seconds."
+    body = json.dumps({"error": "slow_down", "error_description": description})
+    headers = {"Content-Type": "application/json", "Retry-After": str(wait)}
+    return headers | {"Cache-Control": "no-store", "Pragma": "no-cache"}, body, 429

@@ -1,9 +1,6 @@
 """Access tokens are JWTs in the RFC 9068 profile (`typ: at+jwt`), signed with a `kid` by the
-current signing key (keys.py: RS256, ES256 or EdDSA), made and checked with PyJWT.
-
-`generate` is the toolkit's ACCESS_TOKEN_GENERATOR: oauthlib calls it with the validated request
-(client, organization and effective scope already decided by the validator). `verify` is what the
-resource API, introspection and revocation use.
+current signing key (keys.py), made and checked with PyJWT: `generate` is the toolkit's
+ACCESS_TOKEN_GENERATOR, `verify` serves the resource API, introspection and revocation.
 """
 
 import time
@@ -17,22 +14,11 @@ from oauthlib.common import Request
 from console import issuer as console_issuer
 from oauthapps.tokens import calls, keys, state
 
-TOKEN_TYPE = "at+jwt"
 # RFC 9068 §2.1 allows the full media type too.
 ACCEPTED_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # A token we issue is about 1 KB; anything much longer is not ours and is not parsed.
 MAX_TOKEN_LENGTH = 8192
-REQUIRED_CLAIMS = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "jti",
-    "client_id",
-    "scope",
-    "org_id",
-]
+REQUIRED_CLAIMS = "iss sub aud exp iat jti client_id scope org_id".split()  # noqa: SIM905
 
 
 def audience(issuer: str) -> str:
@@ -80,11 +66,8 @@ def new_token(
 
 
 def generate(request: Request) -> str:
-    """Mint the access token for a validated client-credentials request (the pipeline's step).
-
-    Leaves the token on the request's decision for the validator's save_bearer_token, which
-    records its IssuedToken row.
-    """
+    """Mint the access token for a validated client-credentials request, and leave it on the
+    call's decision for the validator's save_bearer_token, which records its IssuedToken row."""
     call = calls.current()
     token = new_token(
         client_id=request.client.client_id,
@@ -99,7 +82,7 @@ def generate(request: Request) -> str:
 
 def sign(claims: dict, key: keys.LoadedKey) -> str:
     """The compact JWS of `claims`, with the key's algorithm and kid and `typ: at+jwt`."""
-    headers = {"kid": key.kid, "typ": TOKEN_TYPE}
+    headers = {"kid": key.kid, "typ": "at+jwt"}
     return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers=headers)
 
 
@@ -116,15 +99,6 @@ class AccessTokenClaims:
     claims: dict
 
 
-@dataclass(frozen=True, slots=True)
-class _Verified:
-    """A token this process has verified: its claims (their `iss` was checked against the issuer
-    of the moment) and the key object that verified them."""
-
-    claims: AccessTokenClaims
-    key: keys.LoadedKey
-
-
 def verify(
     token: str, *, issuer: str | None = None, allow_expired: bool = False
 ) -> AccessTokenClaims:
@@ -135,27 +109,24 @@ def verify(
     unless the token names a signing key this process has not seen yet.
 
     A client sends the same token with every call until it expires, so a token verified once is
-    remembered (state.verified_tokens) and its signature, JSON and claims are not checked again.
-    Each use still checks, as the first time would: that it has not expired, that its signing key
-    is still published (keys.verification_key answers with the very key object that verified it:
-    that object lives at most keys.REFRESH_SECONDS, after which the token is verified in full
-    again) and that the issuer is still ours. The caller must not change the returned claims.
+    remembered with the key object that verified it (state.verified_tokens). Each use still checks,
+    as the first time would: that it has not expired, that its signing key is still published
+    (keys.verification_key answers with that very object, which lives at most
+    keys.REFRESH_SECONDS) and that the issuer is still ours. The caller must not change the claims.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidAccessToken("The access token is malformed.")
     issuer = issuer or console_issuer.issuer()
-    verified: _Verified | None = state.verified_tokens.get(token)  # type: ignore[assignment]
-    if (
-        verified is not None
-        and keys.verification_key(verified.key.kid) is verified.key
-        and verified.claims.claims["iss"] == issuer
-    ):
-        if verified.claims.claims["exp"] <= time.time() and not allow_expired:
-            state.verified_tokens.discard(token)
-            raise InvalidAccessToken("The access token has expired.")
-        return verified.claims
+    remembered = state.verified_tokens.get(token)
+    if remembered is not None:
+        claims, key = remembered  # type: ignore[misc]
+        if keys.verification_key(key.kid) is key and claims.claims["iss"] == issuer:
+            if claims.claims["exp"] <= time.time() and not allow_expired:
+                state.verified_tokens.discard(token)
+                raise InvalidAccessToken("The access token has expired.")
+            return claims
     claims, key = _verify_in_full(token, issuer=issuer, allow_expired=allow_expired)
-    state.verified_tokens.put(token, _Verified(claims=claims, key=key), size=len(token))
+    state.verified_tokens.put(token, (claims, key), size=len(token))
     return claims
 
 

@@ -1,17 +1,11 @@
 """The key ring that signs access tokens and the public keys that verify them.
 
-The algorithm is CONSOLE_TOKEN_SIGNING_ALG: RS256 (RSA 2048), ES256 (ECDSA P-256) or EdDSA
-(Ed25519). Every key records its algorithm; the JWKS publishes each with its own `kty` (RSA, EC,
-OKP), `alg`, `kid` and `use`, and tokens are verified with the algorithm of the key they name.
-
-Where the current signing key comes from:
-- production: `CONSOLE_SIGNING_KEY_PEM` (or a file named by `CONSOLE_SIGNING_KEY_FILE`), a private
-  key of the configured algorithm. Only its public half is written to the database, so the JWKS of
-  every instance publishes it and keeps publishing it after the next key is deployed, until the
-  tokens it signed have expired;
-- the embedded default: the newest unretired `SigningKey` row of the configured algorithm,
-  generated on first use (also when the algorithm changes); `manage.py rotate_signing_key` adds a
-  newer one.
+Every key records its algorithm (CONSOLE_TOKEN_SIGNING_ALG, see the README); the JWKS publishes
+each with its own `kty`, `alg` and `kid`, and a token is verified with the algorithm of the key it
+names. The current signing key is, in production, CONSOLE_SIGNING_KEY_PEM's, whose public half
+alone is stored so that every instance publishes it until the tokens it signed have expired;
+otherwise the newest unretired SigningKey row of the configured algorithm, generated on first use
+(also when the algorithm changes; `manage.py rotate_signing_key` adds a newer one).
 
 Each process keeps the loaded keys in memory (parsing a PEM costs milliseconds) and re-reads the
 current signing key every `REFRESH_SECONDS`. That is safe to cache: a process that signs with the
@@ -19,9 +13,6 @@ previous key for up to a minute after a rotation still produces valid tokens, be
 key stays in the JWKS for `PUBLISH_WINDOW` after it was retired.
 """
 
-import base64
-import hashlib
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from jwt.algorithms import get_default_algorithms
 
+from oauthapps import client_keys
 from oauthapps.models import TTL_MAX_MINUTES
 from oauthapps.tokens.models import SigningKey
 
@@ -46,13 +38,7 @@ REFRESH_SECONDS = 60
 # A retired key stays published while tokens it signed can still be valid: the longest lifetime,
 # plus the refresh interval (a process may sign with it that long after it was retired) and skew.
 PUBLISH_WINDOW = timedelta(minutes=TTL_MAX_MINUTES, seconds=REFRESH_SECONDS + 240)
-# RFC 7638: the members of each key type that its thumbprint covers.
-_THUMBPRINT_MEMBERS = {"RSA": "e kty n", "EC": "crv kty x y", "OKP": "crv kty x"}
 _PYJWT = get_default_algorithms()
-
-
-def configured_algorithm() -> str:
-    return settings.CONSOLE_TOKEN_SIGNING_ALG
 
 
 def algorithm_of(key) -> str:
@@ -85,23 +71,13 @@ class LoadedKey:
     @property
     def public_pem(self) -> str:
         return self.public_key.public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode()
-
-
-def thumbprint(public_key) -> str:
-    """The RFC 7638 JWK thumbprint (SHA-256, base64url): a kid that names the key itself."""
-    jwk = _PYJWT[algorithm_of(public_key)].to_jwk(public_key, as_dict=True)
-    members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]].split()}
-    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
-    digest = hashlib.sha256(canonical.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def generate_private_key_pem(algorithm: str | None = None) -> str:
     """A new private key (PKCS#8 PEM) for `algorithm` (default: the configured one)."""
-    algorithm = algorithm or configured_algorithm()
+    algorithm = algorithm or settings.CONSOLE_TOKEN_SIGNING_ALG
     if algorithm == "RS256":
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
     elif algorithm == "ES256":
@@ -124,24 +100,24 @@ def load_pem(kid: str, pem: str) -> LoadedKey:
     else:
         private_key, public_key = None, serialization.load_pem_public_key(data)
     algorithm = algorithm_of(public_key)
-    return LoadedKey(kid or thumbprint(public_key), algorithm, public_key, private_key)
+    if not kid:  # a kid that names the key itself: its RFC 7638 thumbprint
+        kid = client_keys.thumbprint(_PYJWT[algorithm].to_jwk(public_key, as_dict=True))
+    return LoadedKey(kid, algorithm, public_key, private_key)
 
 
 def load_configured_pem(pem: str) -> LoadedKey:
     """The production key from the environment, named by its thumbprint."""
-    algorithm = configured_algorithm()
+    algorithm, name = settings.CONSOLE_TOKEN_SIGNING_ALG, "CONSOLE_SIGNING_KEY_PEM"
+    wanted = f"{name} must be an unencrypted private key for {algorithm}"
     try:
         key = load_pem("", pem)
     except (ValueError, TypeError) as exc:
+        raise ValueError(f"{wanted}: {exc}") from None
+    if key.private_key is None:
+        raise ValueError(f"{name} must be a private key, not a public one.")
+    if key.algorithm != algorithm:
         raise ValueError(
-            f"CONSOLE_SIGNING_KEY_PEM must be an unencrypted private key for {algorithm}: {exc}"
-        ) from None
-    if key.private_key is None or key.algorithm != algorithm:
-        raise ValueError(
-            f"CONSOLE_SIGNING_KEY_PEM must be an unencrypted private key for {algorithm} "
-            f"(CONSOLE_TOKEN_SIGNING_ALG); it is a {key.algorithm} key."
-            if key.private_key is not None
-            else "CONSOLE_SIGNING_KEY_PEM must be a private key, not a public one."
+            f"{wanted} (CONSOLE_TOKEN_SIGNING_ALG); it is a {key.algorithm} key."
         )
     return key
 
@@ -169,10 +145,8 @@ def clear_cache() -> None:
 def signing_key() -> LoadedKey:
     """The key that signs new tokens now. A database read at most once per REFRESH_SECONDS."""
     with _cache.lock:
-        if (
-            _cache.signing is None
-            or _clock() - _cache.signing_loaded_at >= REFRESH_SECONDS
-        ):
+        age = _clock() - _cache.signing_loaded_at
+        if _cache.signing is None or age >= REFRESH_SECONDS:
             key = _load_signing_key()
             _cache.signing, _cache.signing_loaded_at = key, _clock()
             _cache.public = {**_cache.public, key.kid: key}
@@ -185,12 +159,9 @@ def _load_signing_key() -> LoadedKey:
         key = load_configured_pem(configured)
         _register_configured_key(key)
         return key
-    row = (
-        SigningKey.objects.filter(retired_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
-    if row is not None and row.algorithm == configured_algorithm():
+    unretired = SigningKey.objects.filter(retired_at__isnull=True)
+    row = unretired.order_by("-created_at").first()
+    if row is not None and row.algorithm == settings.CONSOLE_TOKEN_SIGNING_ALG:
         key = load_pem(row.kid, row.private_key_pem)
         if key.private_key is not None:
             return key
@@ -201,14 +172,11 @@ def _load_signing_key() -> LoadedKey:
 def _register_configured_key(key: LoadedKey) -> None:
     """Publish the environment's key (public half only); the first time a new one is seen, the keys
     before it are retired, so they stay published for PUBLISH_WINDOW and then drop out."""
-    _, created = SigningKey.objects.get_or_create(
-        kid=key.kid,
-        defaults={"private_key_pem": key.public_pem, "algorithm": key.algorithm},
-    )
+    defaults = {"private_key_pem": key.public_pem, "algorithm": key.algorithm}
+    _, created = SigningKey.objects.get_or_create(kid=key.kid, defaults=defaults)
     if created:
-        SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=key.kid).update(
-            retired_at=timezone.now()
-        )
+        others = SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=key.kid)
+        others.update(retired_at=timezone.now())
 
 
 @transaction.atomic
@@ -234,14 +202,12 @@ def verification_key(kid: str) -> LoadedKey | None:
     if now - _cache.public_loaded_at >= REFRESH_SECONDS:
         with _cache.lock:
             if now - _cache.public_loaded_at >= REFRESH_SECONDS:
-                _cache.public = {}
-                _cache.public_loaded_at = now
+                _cache.public, _cache.public_loaded_at = {}, now
     key = _cache.public.get(kid)
     if key is not None:
         return key
-    if not kid or len(kid) > 64:
-        return None
-    row = _published().filter(kid=kid).first()
+    # No query for what no kid could be (the column holds 64 characters).
+    row = _published().filter(kid=kid).first() if 0 < len(kid) <= 64 else None
     if row is None:
         return None
     key = load_pem(row.kid, row.private_key_pem)
@@ -253,19 +219,17 @@ def verification_key(kid: str) -> LoadedKey | None:
 def _published():
     """Keys not retired, or retired recently enough to verify tokens still valid: newest first."""
     retired_after = timezone.now() - PUBLISH_WINDOW
-    return SigningKey.objects.filter(
-        Q(retired_at__isnull=True) | Q(retired_at__gt=retired_after)
-    ).order_by("-created_at")
+    unretired_or_recent = Q(retired_at__isnull=True) | Q(retired_at__gt=retired_after)
+    return SigningKey.objects.filter(unretired_or_recent).order_by("-created_at")
 
 
 def published_keys() -> list[LoadedKey]:
     """Every key whose tokens may still be valid, newest first: what the JWKS lists."""
     signing_key()  # makes sure the current key (generated or from the environment) is stored
-    keys = []
-    for row in _published():
-        key = _cache.public.get(row.kid) or load_pem(row.kid, row.private_key_pem)
-        keys.append(key)
-    return keys
+    return [
+        _cache.public.get(row.kid) or load_pem(row.kid, row.private_key_pem)
+        for row in _published()
+    ]
 
 
 def jwks() -> dict[str, list[dict[str, str]]]:

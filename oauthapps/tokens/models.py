@@ -20,10 +20,8 @@ class TokenStateVersion(models.Model):
 
 
 class IssuedToken(models.Model):
-    """One row per access token issued: what introspection, revocation and usage read.
-
-    The token itself (a signed JWT) is never stored; its `jti` is the key.
-    """
+    """One row per access token issued (the JWT itself is never stored; its `jti` is the key):
+    what introspection, revocation and usage read."""
 
     jti = models.UUIDField(
         primary_key=True, default=uuid.uuid4, editable=False, verbose_name="JWT ID"
@@ -58,9 +56,8 @@ class IssuedToken(models.Model):
     )
 
     class Meta:
-        db_table = (
-            "oauthapps_issuedtoken"  # its name from before the tokens app owned it
-        )
+        # Both tables keep their names from before the tokens app owned them.
+        db_table = "oauthapps_issuedtoken"
         verbose_name = "access token"
         ordering = ["-issued_at"]
         indexes = [
@@ -75,12 +72,10 @@ class IssuedToken(models.Model):
         """Revoked on its own, or with all of its app's tokens (by time, or by a regeneration of
         the secret it was obtained with): the rule of selectors.issued_token_active."""
         app = self.app
+        before = app.tokens_revoked_before
         return (
             self.revoked_at is not None
-            or (
-                app.tokens_revoked_before is not None
-                and self.issued_at <= app.tokens_revoked_before
-            )
+            or (before is not None and self.issued_at <= before)
             or self.secret_generation < app.tokens_valid_from_generation
         )
 
@@ -105,9 +100,7 @@ class SigningKey(models.Model):
     )
 
     class Meta:
-        db_table = (
-            "oauthapps_signingkey"  # its name from before the tokens app owned it
-        )
+        db_table = "oauthapps_signingkey"  # (see IssuedToken)
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -1,35 +1,28 @@
 """Reads for the token service.
 
-`issued_token_active` (every API call, introspection) is one SQL statement, written in SQL once
-because building it through the ORM costs several times more CPU than PostgreSQL spends running
-it; it runs on Django's cursor (on PostgreSQL prepared by psycopg after `prepare_threshold` runs,
-see settings), and plain enough for SQLite and PostgreSQL alike. `oauth_app_for_token_request`
-is read only for a client this process does not remember (or after a change), through the ORM.
-Both answers are remembered per process with the token state version they were read at
-(state.py).
+`issued_token_active` (every API call, introspection) is one hand-written SQL statement (through
+the ORM, building it costs several times more CPU than PostgreSQL spends running it), plain enough
+for SQLite and PostgreSQL alike, run on a kept Django cursor (prepared by psycopg after
+`prepare_threshold` runs, see settings). `oauth_app_for_token_request` goes through the ORM, for a
+client this process does not remember (or after a change). Both answers are remembered with the
+token state version they were read at (state.py).
 
 A statement that fails because the pooled connection broke while idle (PostgreSQL restarted, a
-proxy dropped it) is run again once on a new connection (`reconnect_if_broken`): that is what
-Django's per-request health check would do, without its extra round trip on every request.
+proxy dropped it) is run again once on a new connection (`reconnect_if_broken`), as Django's
+per-request health check would, without its extra round trip on every request.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import NamedTuple
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
-from django.db import (
-    DEFAULT_DB_ALIAS,
-    InterfaceError,
-    OperationalError,
-    connection,
-    connections,
-    models,
-)
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Case, When
 from django.db.models.expressions import RawSQL
+from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -42,8 +35,7 @@ from orgs.models import Organization, OrganizationService
 CLIENT_ID_MAX_LENGTH = 255
 
 
-@dataclass(frozen=True)
-class OrgGrant:
+class OrgGrant(NamedTuple):
     """What the app was granted in one organization, with the services that org contains."""
 
     org_id: UUID
@@ -60,11 +52,7 @@ def _table(model: type[models.Model]) -> str:
 
 def _instance(model: type[models.Model], values: dict[str, object]) -> models.Model:
     """A model instance from already converted column values (unlisted fields deferred)."""
-    names = [
-        field.attname
-        for field in model._meta.concrete_fields
-        if field.attname in values
-    ]
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
     return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
@@ -72,7 +60,9 @@ def _instance(model: type[models.Model], values: dict[str, object]) -> models.Mo
 def _active_token_sql(vendor: str) -> str:
     app, grant, token = _table(OAuthApp), _table(AppGrant), _table(IssuedToken)
     sql = state.versioned(
-        _ACTIVE_TOKEN_COLUMNS,
+        # The columns of a row of _active_token, in its order.
+        "t.jti, t.app_id, t.organization_id, t.scope, t.issued_at, t.expires_at, "
+        "o.name, o.created_at",
         f"""
         FROM {token} t
         JOIN {app} a ON a.id = t.app_id
@@ -85,18 +75,6 @@ def _active_token_sql(vendor: str) -> str:
         """,
     )
     return " ".join(sql.split())
-
-
-_ACTIVE_TOKEN_COLUMNS = [
-    "t.jti",
-    "t.app_id",
-    "t.organization_id",
-    "t.scope",
-    "t.issued_at",
-    "t.expires_at",
-    "o.name",
-    "o.created_at",
-]
 
 
 BROKEN_CONNECTION_ERRORS = (OperationalError, InterfaceError)
@@ -132,29 +110,18 @@ def hot_cursor() -> CursorWrapper:
 
 def _fetch_all(sql: str, params: list[object]) -> list[tuple]:
     """Run a read on Django's cursor; once more on a new connection if the pooled one broke."""
-    for attempt in (1, 2):
-        try:
-            cursor = hot_cursor()
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-        except BROKEN_CONNECTION_ERRORS:
-            if attempt == 2 or not reconnect_if_broken():
-                raise
-    raise AssertionError("unreachable")
+    try:
+        cursor = hot_cursor()
+        cursor.execute(sql, params)
+    except BROKEN_CONNECTION_ERRORS:
+        if not reconnect_if_broken():
+            raise
+        cursor = hot_cursor()
+        cursor.execute(sql, params)
+    return cursor.fetchall()
 
 
-def _db_uuid(value: UUID) -> object:
-    """A UUID as this database stores it (native on PostgreSQL, 32 hex digits on SQLite)."""
-    return _UUID.get_db_prep_value(value, connection)
-
-
-def _uuid(value: object) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
-def _datetime(value: object) -> datetime | None:
-    if value is None:
-        return None
+def _datetime(value: object) -> datetime:
     moment = value if isinstance(value, datetime) else parse_datetime(str(value))
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
@@ -173,9 +140,8 @@ def remembered_app(
 
 
 def forget_client(call) -> None:
-    """Drop what this process remembers of the call's client (it was not confirmed)."""
-    if call.decision.memory_key is not None:
-        state.apps.discard(call.decision.memory_key)
+    """Drop what this process remembers of the call's client (it was not confirmed), if any."""
+    state.apps.discard(call.decision.memory_key)
 
 
 def oauth_app_for_token_request(
@@ -191,29 +157,21 @@ def oauth_app_for_token_request(
     so a decision confirmed against this version is never taken on older data. Remembered per
     (client_id, org_id) with the version (remembered_app). The caller must not change the app.
     """
-    app = None
-    if _is_valid_client_id(client_id):
-        app = (
-            OAuthApp.objects.annotate(state_version=RawSQL(state.version_sql(), []))
-            .filter(client_id=client_id)
-            .first()
-        )
+    apps = OAuthApp.objects.annotate(state_version=RawSQL(state.version_sql(), []))
+    valid = _is_valid_client_id(client_id)
+    app = apps.filter(client_id=client_id).first() if valid else None
     if app is None:
         return state.UNKNOWN, None, []
-    grants = AppGrant.objects.filter(app=app).order_by(
-        Case(When(organization_id=app.organization_id, then=0), default=1), "id"
-    )
+    owner_first = Case(When(organization_id=app.organization_id, then=0), default=1)
+    grants = AppGrant.objects.filter(app=app).order_by(owner_first, "id")
     grants = list(grants.filter(organization_id=org_id)[:1] if org_id else grants[:2])
     slugs: dict[UUID, set[str]] = {grant.organization_id: set() for grant in grants}
-    for org, slug in OrganizationService.objects.filter(
-        organization_id__in=slugs
-    ).values_list("organization_id", "service__slug"):
+    services = OrganizationService.objects.filter(organization_id__in=slugs)
+    for org, slug in services.values_list("organization_id", "service__slug"):
         slugs[org].add(slug)
     found = [
-        OrgGrant(
-            grant.organization_id, grant.scopes, frozenset(slugs[grant.organization_id])
-        )
-        for grant in grants
+        OrgGrant(g.organization_id, g.scopes, frozenset(slugs[g.organization_id]))
+        for g in grants
     ]
     state.apps.put((client_id, org_id), (app.state_version, (app, found)))
     return app.state_version, app, found
@@ -239,10 +197,11 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
     now = timezone.now()
     cached = state.tokens.get(jti)
     seen = cached[0] if cached is not None else state.UNKNOWN
-    params = [_db_uuid(jti), connection.ops.adapt_datetimefield_value(now), False, seen]
-    version, rows = state.split(
-        _fetch_all(_active_token_sql(connection.vendor), params)
-    )
+    # The jti as the database stores it: native on PostgreSQL, 32 hex digits on SQLite.
+    db_jti = _UUID.get_db_prep_value(jti, connection)
+    params = [db_jti, connection.ops.adapt_datetimefield_value(now), False, seen]
+    sql = _active_token_sql(connection.vendor)
+    version, rows = state.split(_fetch_all(sql, params))
     if cached is not None and version == seen:
         token = cached[1]
     else:
@@ -255,10 +214,11 @@ def issued_token_active(*, jti: UUID) -> IssuedToken | None:
 
 def _active_token(row: tuple) -> IssuedToken:
     jti, app_id, org_id, scope, issued_at, expires_at, org_name, org_created_at = row
-    org_id = _uuid(org_id)
+    # UUIDs come as UUIDs from PostgreSQL, as 32 hex digits from SQLite.
+    jti, org_id = _UUID.to_python(jti), _UUID.to_python(org_id)
     token = _instance(
         IssuedToken,
-        {"jti": _uuid(jti), "app_id": app_id, "organization_id": org_id, "scope": scope}
+        {"jti": jti, "app_id": app_id, "organization_id": org_id, "scope": scope}
         | {"revoked_at": None}
         | {"issued_at": _datetime(issued_at), "expires_at": _datetime(expires_at)},
     )

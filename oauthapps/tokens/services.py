@@ -1,8 +1,5 @@
-"""State changes of the token service: revoking issued tokens, rotating and pruning.
-
-Revocation is exact and immediate on every instance, because every API call and introspection
-reads the IssuedToken row (selectors.issued_token_active) instead of trusting a cache.
-"""
+"""State changes of the token service: revoking issued tokens (at once on every instance: see
+selectors.issued_token_active), rotating and pruning."""
 
 from datetime import datetime
 from functools import cache
@@ -18,17 +15,6 @@ from oauthapps.tokens.access_tokens import NewToken
 from oauthapps.tokens.models import IssuedToken, SigningKey
 from orgs.models import Organization
 
-# The columns the INSERT sets, in the order of its values (revoked_at stays NULL).
-_INSERTED_FIELDS = [
-    "jti",
-    "app",
-    "organization",
-    "scope",
-    "issued_at",
-    "expires_at",
-    "secret_generation",
-]
-
 
 class Unconfirmed(Exception):
     """The token was decided on data that changed before its row could be recorded: nothing was
@@ -39,19 +25,18 @@ class Unconfirmed(Exception):
 def _insert_sql(vendor: str) -> str:
     """The INSERT of one IssuedToken row, only while the token state version is the one given as
     the last parameter but one (state.py), or in any case when the last parameter is true."""
-    fields = [IssuedToken._meta.get_field(name) for name in _INSERTED_FIELDS]
+    # Every column but revoked_at (it stays NULL), in the model's order: that of the values.
+    fields = [f for f in IssuedToken._meta.concrete_fields if f.name != "revoked_at"]
     table = connection.ops.quote_name(IssuedToken._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
+    insert = f"INSERT INTO {table} ({columns}) SELECT {placeholders}"
     condition = f"WHERE ({state.version_sql()} = %s OR %s)"
     if vendor == "postgresql":
         # Commit without waiting for the WAL flush (this statement only; see issued_token_record).
-        return (
-            "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) "
-            f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM async_commit "
-            f"{condition}"
-        )
-    return f"INSERT INTO {table} ({columns}) SELECT {placeholders} {condition}"
+        async_commit = "SELECT set_config('synchronous_commit', 'off', true)"
+        return f"WITH async_commit AS ({async_commit}) {insert} FROM async_commit {condition}"
+    return f"{insert} {condition}"
 
 
 def issued_token_record(
@@ -64,13 +49,11 @@ def issued_token_record(
 ) -> None:
     """Record a token just issued: the row introspection, revocation and the API read.
 
-    With a `version` (the token was decided from what this process remembers, read at that token
-    state version), only if the version is still the same; raises Unconfirmed otherwise, having
-    written nothing. This one statement is the token endpoint's only one on a warm worker: it both
-    confirms that nothing the decision depended on changed since (anywhere, on any instance) and
-    writes the row, in one snapshot. Without one (the decision was read from the database just
-    now), it writes the row, as any decision of the moment would. It runs without a transaction
-    of its own: a single statement is atomic, and BEGIN/COMMIT would be one more round trip.
+    With a `version` (the decision came from this process's memory, read at that token state
+    version: state.py), only if the version is still the same, else it writes nothing and raises
+    Unconfirmed: this one statement, a warm worker's only one, both confirms the decision and
+    records it, in one snapshot. Without one (the decision was just read from the database), it
+    writes the row. No transaction: one statement is atomic, and BEGIN/COMMIT is a round trip more.
 
     On PostgreSQL it commits with `synchronous_commit = off` (set for its own transaction only):
     the row is visible to every other connection as soon as the statement returns, but the commit
@@ -79,7 +62,7 @@ def issued_token_record(
     inactive by introspection. Revocations and every other write keep synchronous commits.
     """
     uuid_field, ops = IssuedToken._meta.pk, connection.ops
-    values = [  # _INSERTED_FIELDS, in order
+    values = [  # the model's fields but revoked_at, in order (_insert_sql)
         uuid_field.get_db_prep_value(token.jti, connection),
         app_id,
         uuid_field.get_db_prep_value(organization_id, connection),
@@ -98,11 +81,9 @@ def issued_token_record(
 
 @transaction.atomic
 def issued_tokens_revoke_for_org(*, app: OAuthApp, org: Organization) -> int:
-    """Revoke the app's unexpired tokens for `org` (when it is removed from that org).
-
-    Returns how many were revoked. Call it in the same transaction that deletes the grant: a token
-    minted concurrently is then refused too, because the API also requires the grant to exist.
-    """
+    """Revoke the app's unexpired tokens for `org` (when it is removed from that org); returns how
+    many. Call it in the same transaction that deletes the grant: a token minted concurrently is
+    then refused too, because the API also requires the grant to exist."""
     now = timezone.now()
     return IssuedToken.objects.filter(
         app=app, organization=org, revoked_at__isnull=True, expires_at__gt=now
@@ -114,9 +95,8 @@ def issued_tokens_revoke_all(*, app: OAuthApp) -> int:
     """Revoke every token of the app (its secret was regenerated, or it is being deleted).
 
     Also moves `tokens_revoked_before` to now, so a token issued before now whose row is written a
-    moment later is refused as well. (A token obtained with the old secret at the moment of a
-    regeneration may be issued after it commits: the secret generation refuses that one, see
-    models.OAuthApp.secret_generation.) Returns how many rows changed.
+    moment later is refused as well (one obtained with the old secret but issued after the
+    regeneration commits is refused by models.OAuthApp.secret_generation). Returns how many.
     """
     now = timezone.now()
     OAuthApp.objects.filter(pk=app.pk).update(tokens_revoked_before=now)
@@ -130,31 +110,22 @@ def issued_tokens_revoke_all(*, app: OAuthApp) -> int:
 def issued_token_revoke(*, app: OAuthApp, jti: UUID) -> bool:
     """Revoke one token of the app (RFC 7009, or an admin action). Idempotent: the first
     revocation time is kept. Returns whether the token was active until now."""
-    return bool(
-        IssuedToken.objects.filter(app=app, jti=jti, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
-    )
+    active = IssuedToken.objects.filter(app=app, jti=jti, revoked_at__isnull=True)
+    return bool(active.update(revoked_at=timezone.now()))
 
 
 @transaction.atomic
 def issued_tokens_prune(*, expired_before: datetime) -> int:
-    """Delete the rows of tokens that expired before `expired_before`; returns how many.
-
-    Those tokens fail verification on their `exp` alone, so their rows only serve history.
-    """
+    """Delete the rows of tokens that expired before `expired_before` (their `exp` refuses them
+    already: the rows only serve history); returns how many."""
     deleted, _ = IssuedToken.objects.filter(expires_at__lt=expired_before).delete()
     return deleted
 
 
 @transaction.atomic
 def signing_key_rotate() -> SigningKey:
-    """Make a new signing key current. The previous one is retired but stays in the JWKS until
-    every token it signed has expired; keys retired before that window are deleted.
-
-    Refuses (ValueError) when the key comes from CONSOLE_SIGNING_KEY_PEM: there, rotating means
-    deploying a new PEM, and the console retires the previous key by itself.
-    """
+    """Make a new signing key current (keys.new_current_key); a ValueError that says what to do
+    instead when the key comes from the environment."""
     if settings.CONSOLE_SIGNING_KEY_PEM:
         raise ValueError(
             "The signing key comes from CONSOLE_SIGNING_KEY_PEM / CONSOLE_SIGNING_KEY_FILE. "

@@ -13,10 +13,9 @@ change has been committed anywhere; the first request after a change reads the n
 Inside a transaction (`atomic`), nothing is reused or remembered: the triggers on PostgreSQL move
 the version only at commit, so within a transaction the version cannot vouch for its own changes.
 
-One memory here needs no version: `verified_tokens`, the access tokens whose signature this
-process has already checked. What it saves (base64, JSON, RSA) depends only on the token's bytes
-and the key; what can change (expiry, the key being published, revocation) is checked on every use
-(access_tokens.verify, selectors.issued_token_active).
+One memory here needs no version: `verified_tokens`, the access tokens this process has verified
+(base64, JSON, signature: what depends only on the token's bytes and the key); what can change is
+checked on every use (access_tokens.verify).
 """
 
 import threading
@@ -37,8 +36,8 @@ def version_sql() -> str:
     return f"COALESCE((SELECT version FROM {table} WHERE id = 1), 0)"
 
 
-def versioned(columns: list[str], from_where: str) -> str:
-    """`SELECT columns from_where`, gated by the version.
+def versioned(columns: str, from_where: str) -> str:
+    """`SELECT columns from_where` (columns: their SQL list, "a, b"), gated by the version.
 
     Every row starts with (version, kind): one VERSION_ROW always, plus the query's rows as
     DATA_ROWs only if the version differs from the last parameter (the cached answer's version,
@@ -46,10 +45,10 @@ def versioned(columns: list[str], from_where: str) -> str:
     statement, so from one snapshot.
     """
     version = version_sql()
-    nulls = ", ".join("NULL" for _ in columns)
+    nulls = ", ".join("NULL" for _ in columns.split(","))
     return (
         f"SELECT {version}, {VERSION_ROW}, {nulls} "
-        f"UNION ALL SELECT {version}, {DATA_ROW}, {', '.join(columns)} {from_where} "
+        f"UNION ALL SELECT {version}, {DATA_ROW}, {columns} {from_where} "
         f"AND {version} <> %s"
     )
 
@@ -89,7 +88,7 @@ class Memory:
         if size > self.max_size or (self.versioned and connection.in_atomic_block):
             return
         with self._lock:
-            self._discard(key)
+            self.size -= self._entries.pop(key, (0, None))[0]
             self._entries[key] = (size, value)
             self.size += size
             while len(self._entries) > self.max_entries or self.size > self.max_size:
@@ -97,12 +96,7 @@ class Memory:
 
     def discard(self, key: Hashable) -> None:
         with self._lock:
-            self._discard(key)
-
-    def _discard(self, key: Hashable) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self.size -= entry[0]
+            self.size -= self._entries.pop(key, (0, None))[0]
 
     def clear(self) -> None:
         with self._lock:
@@ -126,6 +120,5 @@ verified_tokens = Memory(2_048, 4 * 1024 * 1024, versioned=False)
 
 def clear() -> None:
     """Forget every remembered answer (tests; never needed for correctness)."""
-    apps.clear()
-    tokens.clear()
-    verified_tokens.clear()
+    for memory in (apps, tokens, verified_tokens):
+        memory.clear()

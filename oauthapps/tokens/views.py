@@ -2,6 +2,7 @@
 authenticate with their own credentials where the RFCs ask for it. Token, introspection and
 revocation are answered by the one pipeline (server.py), rate limits included."""
 
+from collections.abc import Callable
 from functools import cache
 
 from django.contrib.auth.decorators import login_not_required
@@ -27,41 +28,30 @@ PUBLIC_CACHE = "public, max-age=60"
 
 @cache
 def oauthlib_core() -> ConsoleOAuthLibCore:
-    """The toolkit's backend around our server and validator (settings.OAUTH2_PROVIDER), built once
-    per process: it holds no per-request state."""
+    """The toolkit's backend (settings.OAUTH2_PROVIDER), built once: it keeps no per-request state."""
     return get_oauthlib_core()
-
-
-def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResponse:
-    response = HttpResponse(body, status=status)
-    for name, value in headers.items():
-        response[name] = value
-    return response
 
 
 def _url(request: HttpRequest, name: str) -> str:
     return issuer(request) + reverse(name)
 
 
-@json_methods("POST")
-@login_not_required
-@sensitive_post_parameters("client_secret", "client_assertion")
-def token(request: HttpRequest) -> HttpResponse:
-    return _oauth_response(*oauthlib_core().create_token_response(request))
+def _pipeline_endpoint(answer: str, *sensitive: str) -> Callable[..., HttpResponse]:
+    """A POST endpoint answered by the pipeline's method `answer` (create_token_response, ...)."""
+
+    @json_methods("POST")
+    @login_not_required
+    @sensitive_post_parameters("client_secret", "client_assertion", *sensitive)
+    def endpoint(request: HttpRequest) -> HttpResponse:
+        headers, body, status = getattr(oauthlib_core(), answer)(request)
+        return HttpResponse(body, status=status, headers=headers)
+
+    return endpoint
 
 
-@json_methods("POST")
-@login_not_required
-@sensitive_post_parameters("client_secret", "client_assertion", "token")
-def introspect(request: HttpRequest) -> HttpResponse:
-    return _oauth_response(*oauthlib_core().create_introspect_response(request))
-
-
-@json_methods("POST")
-@login_not_required
-@sensitive_post_parameters("client_secret", "client_assertion", "token")
-def revoke(request: HttpRequest) -> HttpResponse:
-    return _oauth_response(*oauthlib_core().create_revocation_response(request))
+token = _pipeline_endpoint("create_token_response")
+introspect = _pipeline_endpoint("create_introspect_response", "token")
+revoke = _pipeline_endpoint("create_revocation_response", "token")
 
 
 def _public(body: dict) -> JsonResponse:
