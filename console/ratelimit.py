@@ -131,8 +131,11 @@ def _cache_counts(store, limits, keys) -> list[tuple[int, int]]:
     counts = []
     for limit, (current, previous) in zip(limits, keys, strict=True):
         if limit.counts:
-            store.add(current, 0, limit.rate.window * 2)
-            count = store.incr(current)
+            try:
+                count = store.incr(current)
+            except ValueError:  # the first count of this window
+                added = store.add(current, 1, limit.rate.window * 2)
+                count = 1 if added else store.incr(current)
         else:
             count = int(store.get(current) or 0)
         counts.append((int(store.get(previous) or 0), count))
