@@ -60,9 +60,8 @@ def test_every_store_gives_the_same_verdicts(
     local = _verdicts()
     if store == "redis":
         request.getfixturevalue("redis_cache")  # skips without Redis
-    elif (
-        store == "console"
-    ):  # a single instance's cache in production (console/cache.py)
+    elif store == "console":
+        # A single instance's cache in production (console/cache.py), with its own storage.
         settings.CACHES = {
             "default": {
                 "BACKEND": "console.cache.LocalMemoryCache",
