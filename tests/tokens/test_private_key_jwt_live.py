@@ -18,6 +18,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from oauthapps.credentials import credentials_json
 from tests.tokens.assertions import ALGS, key_pair
+from tests.tokens.test_live_clients import run_example
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -170,20 +171,6 @@ def test_node_openid_client_with_a_key_the_app_does_not_have(
 
 
 # The example script and the app page's snippets ----------------------------------------------
-
-
-def run_example(credentials: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "get_token.py"),
-            str(credentials),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.mark.parametrize("alg", ALGS)
